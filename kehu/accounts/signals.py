@@ -1,0 +1,65 @@
+"""Login log (系统日志): every success, failure, lock-out and log-out."""
+
+from __future__ import annotations
+
+from axes.signals import user_locked_out
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from .models import LoginLog
+
+
+def client_ip(request) -> str | None:
+    if request is None:
+        return None
+    from django.conf import settings
+
+    if "HTTP_X_FORWARDED_FOR" in settings.AXES_IPWARE_META_PRECEDENCE_ORDER:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _channel(request) -> str:
+    return "api" if request is not None and request.path.startswith("/api/") else "web"
+
+
+def _record(event, request, username, user=None):
+    LoginLog.objects.create(
+        event=event,
+        username=(username or "")[:150],
+        user=user,
+        ip=client_ip(request),
+        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:300],
+        channel=_channel(request),
+    )
+
+
+@receiver(user_logged_in)
+def on_login(sender, request, user, **kwargs):
+    if request is None:  # force_login in tests and scripts
+        return
+    _record(LoginLog.Event.SUCCESS, request, user.get_username(), user)
+    if user.language and hasattr(request, "session"):
+        request.session["kehu_language"] = user.language
+
+
+@receiver(user_logged_out)
+def on_logout(sender, request, user, **kwargs):
+    if user is not None and request is not None:
+        _record(LoginLog.Event.LOGOUT, request, user.get_username(), user)
+
+
+@receiver(user_login_failed)
+def on_failure(sender, credentials, request=None, **kwargs):
+    username = credentials.get("username", "")
+    user = get_user_model().objects.filter(username=username).first()
+    _record(LoginLog.Event.FAILURE, request, username, user)
+
+
+@receiver(user_locked_out)
+def on_locked_out(sender, request, username, ip_address, **kwargs):
+    user = get_user_model().objects.filter(username=username).first()
+    _record(LoginLog.Event.LOCKED, request, username, user)

@@ -1,0 +1,70 @@
+import django_filters as df
+from auditlog.models import LogEntry
+from django import forms
+from django.contrib.contenttypes.models import ContentType
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core.models import DictEntry, Job, dict_type_choices
+
+
+class DateRangeMixin:
+    @staticmethod
+    def date_widget():
+        return forms.DateInput(attrs={"type": "date"})
+
+
+class DictEntryFilter(df.FilterSet):
+    type = df.ChoiceFilter(label=_("Type"), choices=dict_type_choices)
+    q = df.CharFilter(label=_("Code or label"), method="search")
+    enabled = df.BooleanFilter(label=_("Enabled"))
+
+    class Meta:
+        model = DictEntry
+        fields = ["type", "q", "enabled"]
+
+    def search(self, qs, name, value):
+        from django.db.models import Q
+
+        return qs.filter(
+            Q(code__icontains=value) | Q(label_zh__icontains=value) | Q(label_en__icontains=value)
+        )
+
+
+def audited_content_types():
+    from auditlog.registry import auditlog
+
+    models = auditlog.get_models()
+    return ContentType.objects.filter(pk__in=[ContentType.objects.get_for_model(m).pk for m in models])
+
+
+class AuditFilter(df.FilterSet):
+    content_type = df.ModelChoiceFilter(label=_("Record type"), queryset=lambda req: audited_content_types())
+    actor = df.CharFilter(label=_("User"), field_name="actor__username", lookup_expr="icontains")
+    action = df.ChoiceFilter(label=_("Action"), choices=LogEntry.Action.choices)
+    object_repr = df.CharFilter(label=_("Record"), lookup_expr="icontains")
+    remote_addr = df.CharFilter(label=_("IP address"), lookup_expr="startswith")
+    since = df.DateFilter(
+        label=_("From"),
+        field_name="timestamp",
+        lookup_expr="date__gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    until = df.DateFilter(
+        label=_("To"),
+        field_name="timestamp",
+        lookup_expr="date__lte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = LogEntry
+        fields = []
+
+
+class JobFilter(df.FilterSet):
+    status = df.ChoiceFilter(label=_("Status"), choices=Job.Status.choices)
+    label = df.CharFilter(label=_("Description"), lookup_expr="icontains")
+
+    class Meta:
+        model = Job
+        fields = ["status", "label"]

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django import template
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+
+@register.filter
+def add_class(field, css):
+    widget = field.field.widget
+    existing = widget.attrs.get("class", "")
+    input_type = getattr(widget, "input_type", "")
+    if input_type in ("checkbox", "radio") or widget.__class__.__name__ in (
+        "CheckboxSelectMultiple",
+        "RadioSelect",
+    ):
+        css = "form-check-input"
+    elif widget.__class__.__name__ in ("Select", "SelectMultiple", "NullBooleanSelect"):
+        css = css.replace("form-control", "form-select")
+    return field.as_widget(attrs={"class": f"{existing} {css}".strip()})
+
+
+@register.filter
+def index(seq, i):
+    return seq[i]
+
+
+@register.filter
+def cell(value):
+    """How a list shows a value: dates the Chinese way, booleans as a mark, nothing as a dash."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return format_html(
+            '<i class="bi bi-{}" title="{}"></i>',
+            "check-lg text-success" if value else "x-lg text-secondary",
+            _("Yes") if value else _("No"),
+        )
+    if isinstance(value, dt.datetime):
+        return (
+            timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+            if timezone.is_aware(value)
+            else value.strftime("%Y-%m-%d %H:%M")
+        )
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    return value
+
+
+@register.filter
+def money(value, symbol="¥"):
+    """¥1,234.50 — rounded half-up to the cent, grouped by thousands."""
+    if value is None or value == "":
+        return "—"
+    try:
+        d = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return value
+    sign = "-" if d < 0 else ""
+    return f"{sign}{symbol}{formats.number_format(abs(d), 2, use_l10n=True, force_grouping=True)}"
+
+
+@register.simple_tag
+def is_zh():
+    return (get_language() or "").startswith("zh")

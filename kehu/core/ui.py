@@ -1,0 +1,157 @@
+"""Building blocks every page uses: rights, read-only users, scoped lists with filters, sort,
+pagination and Excel export, and domain errors turned into messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+
+from kehu.core.errors import DomainError
+from kehu.core.export import xlsx_response
+from kehu.core.scopes import visible_to
+
+
+class RightRequiredMixin(LoginRequiredMixin):
+    """403 unless the user holds ``right``; unsafe methods also need a user who can write."""
+
+    right: str | None = None
+    write_right: str | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        if not request.user.has_right(self.right):
+            raise PermissionDenied
+        if request.method not in ("GET", "HEAD", "OPTIONS") and (
+            request.user.is_read_only or not request.user.has_right(self.write_right or self.right)
+        ):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+@dataclass
+class Column:
+    label: Any
+    accessor: str | Any  # attribute path ("department.name") or callable(obj)
+    sort: str | None = None
+    link: bool = False
+    template: str | None = None  # optional include for the cell
+
+    def value(self, obj):
+        if callable(self.accessor):
+            return self.accessor(obj)
+        value = obj
+        for part in self.accessor.split("."):
+            value = getattr(value, part, None) if value is not None else None
+            if callable(value) and not hasattr(value, "all"):
+                value = value()
+        if hasattr(value, "all"):
+            value = ", ".join(str(v) for v in value.all())
+        return value
+
+
+class ListPage(RightRequiredMixin, TemplateView):
+    """A list: scoped queryset, django-filter filters, whitelisted sort, pagination, xlsx export."""
+
+    template_name = "core/list.html"
+    title = ""
+    queryset: QuerySet | None = None
+    filterset_class = None
+    columns: list[Column] = []
+    default_sort = "-pk"
+    paginate_by = 25
+    scoped = True
+    archivable = False
+    create_url: str | None = None
+    create_right: str | None = None
+    export_name = "export"
+    breadcrumbs: list = []
+
+    def get_queryset(self) -> QuerySet:
+        qs = self.queryset.all()
+        if self.scoped:
+            qs = visible_to(qs, self.request.user)
+        if self.archivable:
+            qs = qs.archived() if self.request.GET.get("archived") == "1" else qs.active()
+        return qs
+
+    def sort_options(self) -> dict[str, str]:
+        return {c.sort: c.sort for c in self.columns if c.sort}
+
+    def get(self, request, *args, **kwargs):
+        qs = self.get_queryset()
+        filterset = (
+            self.filterset_class(request.GET, queryset=qs, request=request) if self.filterset_class else None
+        )
+        if filterset is not None:
+            qs = filterset.qs if filterset.is_valid() else qs.none()
+        sort = request.GET.get("sort", self.default_sort)
+        key = sort.lstrip("-")
+        if key not in self.sort_options():
+            sort = self.default_sort
+        qs = qs.order_by(sort, "-pk" if sort.lstrip("-") != "pk" else sort)
+        if request.GET.get("export") == "xlsx":
+            rows = ([c.value(o) for c in self.columns] for o in qs.iterator(chunk_size=2000))
+            stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+            return xlsx_response(f"{self.export_name}-{stamp}.xlsx", [c.label for c in self.columns], rows)
+        paginator = Paginator(qs, self.get_page_size())
+        page = paginator.get_page(request.GET.get("page"))
+        ctx = self.get_context_data(filterset=filterset, page=page, sort=sort, **kwargs)
+        return self.render_to_response(ctx)
+
+    def get_page_size(self) -> int:
+        try:
+            return max(10, min(200, int(self.request.GET.get("per_page", self.paginate_by))))
+        except ValueError:
+            return self.paginate_by
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        page = kwargs["page"]
+        ctx.update(
+            title=self.title,
+            columns=self.columns,
+            rows=[(o, [c.value(o) for c in self.columns]) for o in page.object_list],
+            breadcrumbs=self.breadcrumbs + [(self.title, None)],
+            archivable=self.archivable,
+            show_archived=self.request.GET.get("archived") == "1",
+            create_url=self.create_url if self.can_create() else None,
+        )
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        ctx["query_without_page"] = query.urlencode()
+        q2 = self.request.GET.copy()
+        q2.pop("sort", None)
+        q2.pop("page", None)
+        ctx["query_without_sort"] = q2.urlencode()
+        return ctx
+
+    def can_create(self) -> bool:
+        u = self.request.user
+        return bool(self.create_url) and not u.is_read_only and u.has_right(self.create_right or self.right)
+
+
+def run_service(request, func, *args, success: str | None = None, **kwargs):
+    """Call a service; a domain error becomes an error message.  Returns (ok, result)."""
+    try:
+        result = func(*args, **kwargs)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return False, None
+    if success:
+        messages.success(request, success)
+    return True, result
+
+
+def forbid_read_only(user):
+    if user.is_read_only:
+        raise PermissionDenied(_("Your role is read-only."))
