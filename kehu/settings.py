@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "kehu.core",
     "kehu.accounts",
 ]
+if TESTING:
+    INSTALLED_APPS.append("tests.testapp")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -135,7 +137,10 @@ def _database(url: str) -> dict:
     return db
 
 
-DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'kehu.sqlite3'}")
+DATABASE_URL = env.str("DATABASE_URL", default="")
+if not DATABASE_URL:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASE_URL = f"sqlite:///{DATA_DIR / 'kehu.sqlite3'}"
 DATABASES = {"default": _database(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": None}

@@ -26,6 +26,11 @@ def _media_and_mail(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.AXES_ENABLED = False
+    # Tests read English messages unless they switch language themselves.
+    settings.LANGUAGE_CODE = "en"
+    from django.utils import translation
+
+    translation.activate("en")
 
 
 @pytest.fixture

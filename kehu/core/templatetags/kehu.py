@@ -70,3 +70,25 @@ def money(value, symbol="¥"):
 @register.simple_tag
 def is_zh():
     return (get_language() or "").startswith("zh")
+
+
+@register.filter
+def change_rows(entry):
+    """An audit entry's changes as (field label, old, new), fields named as users know them."""
+    model = entry.content_type.model_class() if entry.content_type_id else None
+    rows = []
+    for field, change in (entry.changes_dict or {}).items():
+        label = field
+        if model is not None:
+            try:
+                label = model._meta.get_field(field).verbose_name
+            except Exception:  # a field that no longer exists keeps its column name
+                pass
+        if isinstance(change, list | tuple) and len(change) == 2:
+            old, new = change
+        elif isinstance(change, dict):  # many-to-many: {"type": "m2m", "operation": ..., "objects": [...]}
+            old, new = None, f"{change.get('operation', '')}: {', '.join(map(str, change.get('objects', [])))}"
+        else:
+            old, new = None, change
+        rows.append((label, None if old in (None, "None") else old, "—" if new in (None, "None") else new))
+    return rows
