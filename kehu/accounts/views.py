@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from kehu.core.errors import DomainError
 from kehu.core.scopes import get_visible_or_404
@@ -20,7 +20,7 @@ from .filters import DepartmentFilter, LoginLogFilter, UserFilter
 from .forms import DepartmentForm, RoleForm, UserForm
 from .models import Department, LoginLog, Right, Role, User
 
-SYSTEM = (_l("System management"), None)
+SYSTEM = (gettext_lazy("System management"), None)
 
 
 class LoginView(auth_views.LoginView):
@@ -52,7 +52,7 @@ def _form_errors(form, exc: DomainError):
 
 class UserListView(ListPage):
     right = "accounts.team"
-    title = _l("Users")
+    title = gettext_lazy("Users")
     queryset = User.objects.select_related("department", "manager").prefetch_related("roles")
     filterset_class = UserFilter
     default_sort = "username"
@@ -60,14 +60,14 @@ class UserListView(ListPage):
     create_url = "accounts:user_create"
     create_right = "system.users"
     columns = [
-        Column(_l("User name"), "username", "username", link=True),
-        Column(_l("Full name"), "full_name", "full_name"),
-        Column(_l("Department"), "department", "department__name"),
-        Column(_l("Manager"), "manager", "manager__username"),
-        Column(_l("Roles"), lambda u: ", ".join(str(r) for r in u.roles.all())),
-        Column(_l("Mobile"), "phone"),
-        Column(_l("Active"), "is_active", "is_active"),
-        Column(_l("Last log-in"), "last_login", "last_login"),
+        Column(gettext_lazy("User name"), "username", "username", link=True),
+        Column(gettext_lazy("Full name"), "full_name", "full_name"),
+        Column(gettext_lazy("Department"), "department", "department__name"),
+        Column(gettext_lazy("Manager"), "manager", "manager__username"),
+        Column(gettext_lazy("Roles"), lambda u: ", ".join(str(r) for r in u.roles.all())),
+        Column(gettext_lazy("Mobile"), "phone"),
+        Column(gettext_lazy("Active"), "is_active", "is_active"),
+        Column(gettext_lazy("Last log-in"), "last_login", "last_login"),
     ]
     breadcrumbs = [SYSTEM]
 
@@ -162,7 +162,7 @@ def user_edit(request, pk):
 
 class DepartmentListView(ListPage):
     right = "system.users"
-    title = _l("Departments")
+    title = gettext_lazy("Departments")
     queryset = Department.objects.select_related("parent", "head")
     filterset_class = DepartmentFilter
     scoped = False
@@ -171,11 +171,11 @@ class DepartmentListView(ListPage):
     export_name = "departments"
     create_url = "accounts:department_create"
     columns = [
-        Column(_l("Code"), "code", "code", link=True),
-        Column(_l("Name"), "name", "name"),
-        Column(_l("Parent department"), "parent", "parent__name"),
-        Column(_l("Head"), "head", "head__username"),
-        Column(_l("Order"), "order", "order"),
+        Column(gettext_lazy("Code"), "code", "code", link=True),
+        Column(gettext_lazy("Name"), "name", "name"),
+        Column(gettext_lazy("Parent department"), "parent", "parent__name"),
+        Column(gettext_lazy("Head"), "head", "head__username"),
+        Column(gettext_lazy("Order"), "order", "order"),
     ]
     breadcrumbs = [SYSTEM]
 
@@ -328,19 +328,19 @@ def role_delete(request, pk):
 
 class LoginLogListView(ListPage):
     right = "system.logs"
-    title = _l("Login log")
+    title = gettext_lazy("Login log")
     queryset = LoginLog.objects.select_related("user")
     filterset_class = LoginLogFilter
     scoped = False
     default_sort = "-at"
     export_name = "login-log"
     columns = [
-        Column(_l("Time"), "at", "at"),
-        Column(_l("User name"), "username", "username"),
-        Column(_l("Event"), "get_event_display", "event"),
-        Column(_l("IP address"), "ip", "ip"),
-        Column(_l("Channel"), "channel", "channel"),
-        Column(_l("Browser"), "user_agent"),
+        Column(gettext_lazy("Time"), "at", "at"),
+        Column(gettext_lazy("User name"), "username", "username"),
+        Column(gettext_lazy("Event"), "get_event_display", "event"),
+        Column(gettext_lazy("IP address"), "ip", "ip"),
+        Column(gettext_lazy("Channel"), "channel", "channel"),
+        Column(gettext_lazy("Browser"), "user_agent"),
     ]
     breadcrumbs = [SYSTEM]
 

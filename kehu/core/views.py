@@ -12,9 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import check_for_language
+from django.utils.translation import check_for_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
 
 from kehu.core import numbering, services
@@ -96,7 +95,7 @@ def set_language(request):
 
 class DictListView(ListPage):
     right = "basedata.dictionary"
-    title = _l("Data dictionary")
+    title = gettext_lazy("Data dictionary")
     queryset = DictEntry.objects.all()
     filterset_class = DictEntryFilter
     scoped = False
@@ -104,14 +103,14 @@ class DictListView(ListPage):
     export_name = "dictionary"
     create_url = "core:dict_create"
     columns = [
-        Column(_l("Type"), "type_label", "type"),
-        Column(_l("Code"), "code", "code", link=True),
-        Column(_l("Chinese label"), "label_zh", "label_zh"),
-        Column(_l("English label"), "label_en", "label_en"),
-        Column(_l("Order"), "order", "order"),
-        Column(_l("Enabled"), "enabled", "enabled"),
+        Column(gettext_lazy("Type"), "type_label", "type"),
+        Column(gettext_lazy("Code"), "code", "code", link=True),
+        Column(gettext_lazy("Chinese label"), "label_zh", "label_zh"),
+        Column(gettext_lazy("English label"), "label_en", "label_en"),
+        Column(gettext_lazy("Order"), "order", "order"),
+        Column(gettext_lazy("Enabled"), "enabled", "enabled"),
     ]
-    breadcrumbs = [(_l("Base data"), None)]
+    breadcrumbs = [(gettext_lazy("Base data"), None)]
 
     def get(self, request, *args, **kwargs):
         self.default_sort = "type"
@@ -271,7 +270,7 @@ def _changes_text(entry):
 
 class AuditListView(ListPage):
     right = "system.logs"
-    title = _l("Audit log")
+    title = gettext_lazy("Audit log")
     template_name = "core/audit_list.html"
     queryset = audit_entries()
     filterset_class = AuditFilter
@@ -279,43 +278,43 @@ class AuditListView(ListPage):
     default_sort = "-timestamp"
     export_name = "audit-log"
     columns = [
-        Column(_l("Time"), "timestamp", "timestamp"),
-        Column(_l("User"), "actor", "actor__username"),
-        Column(_l("IP address"), "remote_addr", "remote_addr"),
+        Column(gettext_lazy("Time"), "timestamp", "timestamp"),
+        Column(gettext_lazy("User"), "actor", "actor__username"),
+        Column(gettext_lazy("IP address"), "remote_addr", "remote_addr"),
         Column(
-            _l("Record type"),
+            gettext_lazy("Record type"),
             lambda e: (
                 e.content_type.model_class()._meta.verbose_name
                 if e.content_type.model_class()
                 else e.content_type.model
             ),
         ),
-        Column(_l("Record"), "object_repr", "object_repr"),
-        Column(_l("Action"), _action_label, "action"),
-        Column(_l("Changes"), _changes_text),
+        Column(gettext_lazy("Record"), "object_repr", "object_repr"),
+        Column(gettext_lazy("Action"), _action_label, "action"),
+        Column(gettext_lazy("Changes"), _changes_text),
     ]
-    breadcrumbs = [(_l("System management"), None)]
+    breadcrumbs = [(gettext_lazy("System management"), None)]
 
 
 # --- background jobs ------------------------------------------------------------------------
 
 
 class JobListView(ListPage):
-    title = _l("Background jobs")
+    title = gettext_lazy("Background jobs")
     queryset = Job.objects.select_related("created_by")
     filterset_class = JobFilter
     scoped = False
     default_sort = "-created_at"
     export_name = "jobs"
     columns = [
-        Column(_l("Created"), "created_at", "created_at"),
-        Column(_l("Description"), "label", "label", link=True),
-        Column(_l("Status"), "get_status_display", "status"),
-        Column(_l("Progress"), lambda j: f"{j.percent}%"),
-        Column(_l("Created by"), "created_by", "created_by__username"),
-        Column(_l("Finished"), "finished_at", "finished_at"),
+        Column(gettext_lazy("Created"), "created_at", "created_at"),
+        Column(gettext_lazy("Description"), "label", "label", link=True),
+        Column(gettext_lazy("Status"), "get_status_display", "status"),
+        Column(gettext_lazy("Progress"), lambda j: f"{j.percent}%"),
+        Column(gettext_lazy("Created by"), "created_by", "created_by__username"),
+        Column(gettext_lazy("Finished"), "finished_at", "finished_at"),
     ]
-    breadcrumbs = [(_l("System management"), None)]
+    breadcrumbs = [(gettext_lazy("System management"), None)]
 
     def get_queryset(self):
         return jobs_visible_to(self.request.user)

@@ -16,7 +16,11 @@ def test_login_success_is_logged_with_ip_and_lands_on_dashboard(demo, settings):
     assert c.get("/").status_code == 200
     entry = LoginLog.objects.get(event="success")
     assert (entry.username, entry.ip, entry.user_agent, entry.user) == (
-        "manager", "10.1.2.3", "pytest-browser", demo["manager"])
+        "manager",
+        "10.1.2.3",
+        "pytest-browser",
+        demo["manager"],
+    )
 
 
 def test_wrong_password_is_refused_logged_and_locks_out_after_repeated_failures(demo, settings):
@@ -26,7 +30,7 @@ def test_wrong_password_is_refused_logged_and_locks_out_after_repeated_failures(
     for _ in range(2):
         resp = c.post(LOGIN, {"username": "manager", "password": "wrong"})
         assert resp.status_code == 200
-        assert "id=\"login-error\"" in resp.content.decode()
+        assert 'id="login-error"' in resp.content.decode()
     resp = c.post(LOGIN, {"username": "manager", "password": "wrong"})
     assert resp.status_code == 429
     assert "locked-out" in resp.content.decode()
@@ -58,22 +62,28 @@ def test_csrf_is_enforced_on_form_posts(demo):
     resp = c.post(LOGIN, {"username": "manager", "password": "kehu-demo"})
     assert resp.status_code == 403
     c.force_login(demo["admin"])
-    resp = c.post(reverse("core:dict_create"), {"type": "region", "code": "x", "label_zh": "x", "label_en": "x"})
+    resp = c.post(
+        reverse("core:dict_create"), {"type": "region", "code": "x", "label_zh": "x", "label_en": "x"}
+    )
     assert resp.status_code == 403
 
 
 def test_password_change(demo, client_for):
     c = client_for("manager")
-    resp = c.post(reverse("accounts:password_change"), {
-        "old_password": "kehu-demo", "new_password1": "Qiang-2026-new", "new_password2": "Qiang-2026-new"})
+    resp = c.post(
+        reverse("accounts:password_change"),
+        {"old_password": "kehu-demo", "new_password1": "Qiang-2026-new", "new_password2": "Qiang-2026-new"},
+    )
     assert resp.status_code == 302
     demo["manager"].refresh_from_db()
     assert demo["manager"].check_password("Qiang-2026-new")
 
 
 def test_password_change_with_a_weak_password_shows_the_error(demo, client_for):
-    resp = client_for("manager").post(reverse("accounts:password_change"), {
-        "old_password": "kehu-demo", "new_password1": "123", "new_password2": "123"})
+    resp = client_for("manager").post(
+        reverse("accounts:password_change"),
+        {"old_password": "kehu-demo", "new_password1": "123", "new_password2": "123"},
+    )
     assert resp.status_code == 200
     assert "too short" in resp.content.decode()
     demo["manager"].refresh_from_db()
@@ -108,7 +118,9 @@ def test_language_switch_is_remembered_for_the_user(demo, client_for, lang, expe
 
 
 def test_language_switch_refuses_foreign_redirects(demo, client_for):
-    resp = client_for("manager").post(reverse("core:set_language"), {"language": "en", "next": "https://evil.example/"})
+    resp = client_for("manager").post(
+        reverse("core:set_language"), {"language": "en", "next": "https://evil.example/"}
+    )
     assert resp["Location"] == "/"
 
 

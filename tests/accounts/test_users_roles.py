@@ -13,16 +13,31 @@ def menu_urls(user):
 
 def test_sidebar_shows_only_what_the_role_may_open(demo):
     admin = menu_urls(demo["admin"])
-    assert {"accounts:user_list", "accounts:role_list", "core:dict_list", "core:audit_list",
-            "accounts:loginlog_list"} <= admin
+    assert {
+        "accounts:user_list",
+        "accounts:role_list",
+        "core:dict_list",
+        "core:audit_list",
+        "accounts:loginlog_list",
+    } <= admin
     manager = menu_urls(demo["manager"])
     assert "accounts:role_list" not in manager and "core:dict_list" not in manager
     assert "accounts:user_list" in menu_urls(demo["supervisor"])
 
 
-@pytest.mark.parametrize("url", ["/accounts/roles/", "/accounts/roles/new/", "/accounts/departments/",
-                                 "/accounts/users/new/", "/accounts/login-log/", "/system/audit/",
-                                 "/basedata/dictionary/", "/basedata/numbering/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/accounts/roles/",
+        "/accounts/roles/new/",
+        "/accounts/departments/",
+        "/accounts/users/new/",
+        "/accounts/login-log/",
+        "/system/audit/",
+        "/basedata/dictionary/",
+        "/basedata/numbering/",
+    ],
+)
 def test_a_user_without_the_role_gets_403_by_url(client_for, url):
     resp = client_for("manager").get(url)
     assert resp.status_code == 403
@@ -47,7 +62,9 @@ def test_supervisor_sees_own_department_users_and_404_outside(demo, client_for):
 
 
 def test_supervisor_cannot_edit_users(demo, client_for):
-    resp = client_for("supervisor").post(reverse("accounts:user_edit", args=[demo["manager"].pk]), {"full_name": "x"})
+    resp = client_for("supervisor").post(
+        reverse("accounts:user_edit", args=[demo["manager"].pk]), {"full_name": "x"}
+    )
     assert resp.status_code == 403
 
 
@@ -62,16 +79,38 @@ def test_admin_creates_a_user_in_the_ui_and_the_history_shows_it(demo, client_fo
     c = client_for("admin")
     sales = Department.objects.get(code="SALES")
     role = Role.objects.get(code="account_manager")
-    resp = c.post(reverse("accounts:user_create"), {
-        "username": "xiaoming", "full_name": "小明", "email": "xm@example.cn", "phone": "13900000000",
-        "department": sales.pk, "manager": demo["supervisor"].pk, "roles": [role.pk], "language": "",
-        "is_active": "on", "password": "Sales-Team-2026"})
+    resp = c.post(
+        reverse("accounts:user_create"),
+        {
+            "username": "xiaoming",
+            "full_name": "小明",
+            "email": "xm@example.cn",
+            "phone": "13900000000",
+            "department": sales.pk,
+            "manager": demo["supervisor"].pk,
+            "roles": [role.pk],
+            "language": "",
+            "is_active": "on",
+            "password": "Sales-Team-2026",
+        },
+    )
     assert resp.status_code == 302, resp.content.decode()[:2000]
     user = User.objects.get(username="xiaoming")
     assert user.check_password("Sales-Team-2026") and user.role_codes == {"account_manager"}
-    resp = c.post(reverse("accounts:user_edit", args=[user.pk]), {
-        "full_name": "王小明", "email": "xm@example.cn", "phone": "13900000000", "department": sales.pk,
-        "manager": demo["supervisor"].pk, "roles": [role.pk], "language": "", "is_active": "on", "password": ""})
+    resp = c.post(
+        reverse("accounts:user_edit", args=[user.pk]),
+        {
+            "full_name": "王小明",
+            "email": "xm@example.cn",
+            "phone": "13900000000",
+            "department": sales.pk,
+            "manager": demo["supervisor"].pk,
+            "roles": [role.pk],
+            "language": "",
+            "is_active": "on",
+            "password": "",
+        },
+    )
     assert resp.status_code == 302
     user.refresh_from_db()
     assert user.full_name == "王小明", user.full_name
@@ -82,10 +121,14 @@ def test_admin_creates_a_user_in_the_ui_and_the_history_shows_it(demo, client_fo
 
 def test_duplicate_username_and_weak_password_are_clear_errors(demo, client_for):
     c = client_for("admin")
-    resp = c.post(reverse("accounts:user_create"), {"username": "Manager", "password": "Good-pass-2026",
-                                                    "is_active": "on"})
+    resp = c.post(
+        reverse("accounts:user_create"),
+        {"username": "Manager", "password": "Good-pass-2026", "is_active": "on"},
+    )
     assert resp.status_code == 200 and "is taken" in resp.content.decode()
-    resp = c.post(reverse("accounts:user_create"), {"username": "newbie", "password": "123", "is_active": "on"})
+    resp = c.post(
+        reverse("accounts:user_create"), {"username": "newbie", "password": "123", "is_active": "on"}
+    )
     assert resp.status_code == 200 and "too short" in resp.content.decode()
     assert not User.objects.filter(username="newbie").exists()
 
@@ -104,9 +147,16 @@ def test_admin_edits_a_role_rights_in_the_ui_and_they_take_effect(demo, client_f
     role = Role.objects.get(code="account_manager")
     right = Right.objects.get(code="basedata.dictionary")
     assert client_for("manager").get("/basedata/dictionary/").status_code == 403
-    resp = client_for("admin").post(reverse("accounts:role_edit", args=[role.pk]), {
-        "code": role.code, "name": "", "description": "", "scope": "own",
-        "rights": [r.pk for r in role.rights.all()] + [right.pk]})
+    resp = client_for("admin").post(
+        reverse("accounts:role_edit", args=[role.pk]),
+        {
+            "code": role.code,
+            "name": "",
+            "description": "",
+            "scope": "own",
+            "rights": [r.pk for r in role.rights.all()] + [right.pk],
+        },
+    )
     assert resp.status_code == 302
     assert client_for("manager").get("/basedata/dictionary/").status_code == 200
     page = client_for("admin").get(reverse("accounts:role_edit", args=[role.pk])).content.decode()
@@ -115,8 +165,10 @@ def test_admin_edits_a_role_rights_in_the_ui_and_they_take_effect(demo, client_f
 
 def test_custom_role_create_and_delete(demo, client_for):
     c = client_for("admin")
-    resp = c.post(reverse("accounts:role_create"), {"code": "auditor", "name": "审计员", "scope": "all",
-                                                    "read_only": "on", "rights": []})
+    resp = c.post(
+        reverse("accounts:role_create"),
+        {"code": "auditor", "name": "审计员", "scope": "all", "read_only": "on", "rights": []},
+    )
     assert resp.status_code == 302
     role = Role.objects.get(code="auditor")
     assert role.read_only and not role.is_builtin
@@ -155,7 +207,10 @@ def test_hard_delete_of_department_only_when_unreferenced(demo, client_for):
     resp = c.post(reverse("accounts:department_delete", args=[sales.pk]), follow=True)
     assert "still referenced" in resp.content.decode()
     assert Department.objects.filter(code="SALES").exists()
-    assert client_for("supervisor").post(reverse("accounts:department_delete", args=[sales.pk])).status_code == 403
+    assert (
+        client_for("supervisor").post(reverse("accounts:department_delete", args=[sales.pk])).status_code
+        == 403
+    )
 
 
 def test_user_list_filters_sort_and_export(demo, client_for):
@@ -167,7 +222,9 @@ def test_user_list_filters_sort_and_export(demo, client_for):
     from openpyxl import load_workbook
 
     resp = c.get("/accounts/users/", {"q": "manager", "export": "xlsx"})
-    rows = list(load_workbook(io.BytesIO(b"".join(resp.streaming_content))).active.iter_rows(values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(b"".join(resp.streaming_content))).active.iter_rows(values_only=True)
+    )
     assert sorted(r[0] for r in rows[1:]) == ["manager", "manager2"]
 
 

@@ -62,8 +62,16 @@ def test_executive_is_read_only_in_the_api(demo, api_for):
 
 def test_admin_creates_and_updates_a_user_through_the_api(demo, api_for):
     c = api_for("admin")
-    resp = c.post("/api/v1/users/", {"username": "api-user", "password": "Blue-Harbor-2026", "full_name": "接口用户",
-                                     "roles": ["account_manager"]}, format="json")
+    resp = c.post(
+        "/api/v1/users/",
+        {
+            "username": "api-user",
+            "password": "Blue-Harbor-2026",
+            "full_name": "接口用户",
+            "roles": ["account_manager"],
+        },
+        format="json",
+    )
     assert resp.status_code == 201, resp.json()
     uid = resp.json()["id"]
     resp = c.patch(f"/api/v1/users/{uid}/", {"phone": "13700000000"}, format="json")
@@ -77,15 +85,24 @@ def test_dictionary_api_reads_for_all_writes_with_right_and_refuses_deleting_use
 
     body = api_for("manager").get("/api/v1/dictionary/", {"type": "region", "page_size": 100}).json()
     assert "north" in {e["code"] for e in body["results"]}
-    resp = api_for("manager").post("/api/v1/dictionary/", {"type": "region", "code": "x", "label_zh": "x",
-                                                            "label_en": "x"}, format="json")
+    resp = api_for("manager").post(
+        "/api/v1/dictionary/",
+        {"type": "region", "code": "x", "label_zh": "x", "label_en": "x"},
+        format="json",
+    )
     assert resp.status_code == 403
     admin = api_for("admin")
-    resp = admin.post("/api/v1/dictionary/", {"type": "region", "code": "hk", "label_zh": "港澳台",
-                                              "label_en": "HK"}, format="json")
+    resp = admin.post(
+        "/api/v1/dictionary/",
+        {"type": "region", "code": "hk", "label_zh": "港澳台", "label_en": "HK"},
+        format="json",
+    )
     assert resp.status_code == 201
-    resp = admin.post("/api/v1/dictionary/", {"type": "region", "code": "hk", "label_zh": "y", "label_en": "y"},
-                      format="json")
+    resp = admin.post(
+        "/api/v1/dictionary/",
+        {"type": "region", "code": "hk", "label_zh": "y", "label_en": "y"},
+        format="json",
+    )
     assert resp.status_code == 400 and resp.json()["details"] == {"field": "code"}
     level = DictEntry.objects.get(type="customer_level", code="vip")
     Gadget.objects.create(name="g", owner=demo["manager"], level=level)
@@ -98,10 +115,13 @@ def test_numbering_rule_api_validates_the_pattern(demo, api_for):
     from kehu.core.models import NumberingRule
 
     rule = NumberingRule.objects.get(doc_type="sales_order")
-    resp = api_for("admin").patch(f"/api/v1/numbering-rules/{rule.pk}/", {"pattern": "SO{bad}"}, format="json")
+    resp = api_for("admin").patch(
+        f"/api/v1/numbering-rules/{rule.pk}/", {"pattern": "SO{bad}"}, format="json"
+    )
     assert resp.status_code == 400 and "Unknown token" in resp.json()["message"]
-    resp = api_for("admin").patch(f"/api/v1/numbering-rules/{rule.pk}/", {"pattern": "XS{yyMMdd}{seq:3}"},
-                                  format="json")
+    resp = api_for("admin").patch(
+        f"/api/v1/numbering-rules/{rule.pk}/", {"pattern": "XS{yyMMdd}{seq:3}"}, format="json"
+    )
     assert resp.status_code == 200
     rule.refresh_from_db()
     assert rule.pattern == "XS{yyMMdd}{seq:3}"
@@ -111,8 +131,11 @@ def test_session_auth_needs_csrf_for_writes(demo):
     c = APIClient(enforce_csrf_checks=True)
     c.force_login(demo["admin"])
     assert c.get("/api/v1/users/").status_code == 200
-    resp = c.post("/api/v1/dictionary/", {"type": "region", "code": "z", "label_zh": "z", "label_en": "z"},
-                  format="json")
+    resp = c.post(
+        "/api/v1/dictionary/",
+        {"type": "region", "code": "z", "label_zh": "z", "label_en": "z"},
+        format="json",
+    )
     assert resp.status_code == 403 and "CSRF" in resp.json()["message"]
 
 

@@ -49,8 +49,17 @@ def test_dictionary_is_seeded_in_both_languages(db):
     assert levels.count() >= 4
     vip = levels.get(code="vip")
     assert (vip.label_zh, vip.label_en) == ("战略客户", "Strategic")
-    for t in ["region", "industry", "customer_source", "credit_rating", "service_type", "return_reason",
-              "lost_reason", "unit", "payment_method"]:
+    for t in [
+        "region",
+        "industry",
+        "customer_source",
+        "credit_rating",
+        "service_type",
+        "return_reason",
+        "lost_reason",
+        "unit",
+        "payment_method",
+    ]:
         assert DictEntry.objects.filter(type=t, enabled=True).exists(), t
 
 
@@ -66,14 +75,18 @@ def test_an_entry_in_use_cannot_be_deleted_only_disabled(demo):
 
 
 def test_an_unused_entry_can_be_deleted(demo):
-    entry = DictEntry.objects.create(type="region", code="hk", label_zh="港澳台", label_en="HK, Macao, Taiwan")
+    entry = DictEntry.objects.create(
+        type="region", code="hk", label_zh="港澳台", label_en="HK, Macao, Taiwan"
+    )
     services.delete_dict_entry(entry, by=demo["admin"])
     assert not DictEntry.objects.filter(pk=entry.pk).exists()
 
 
 def test_duplicate_code_in_the_same_type_is_refused(demo):
     with pytest.raises(ValidationFailed, match="already exists"):
-        services.save_dict_entry(DictEntry(type="region", code="north", label_zh="北", label_en="N"), by=demo["admin"])
+        services.save_dict_entry(
+            DictEntry(type="region", code="north", label_zh="北", label_en="N"), by=demo["admin"]
+        )
 
 
 def test_dictionary_ui_delete_in_use_shows_message_and_keeps_entry(demo, client_for):
@@ -88,12 +101,30 @@ def test_dictionary_ui_delete_in_use_shows_message_and_keeps_entry(demo, client_
 
 def test_dictionary_ui_create_edit_and_history(demo, client_for):
     c = client_for("admin")
-    resp = c.post(reverse("core:dict_create"), {"type": "industry", "code": "energy", "label_zh": "能源",
-                                                 "label_en": "Energy", "order": 5, "enabled": "on"})
+    resp = c.post(
+        reverse("core:dict_create"),
+        {
+            "type": "industry",
+            "code": "energy",
+            "label_zh": "能源",
+            "label_en": "Energy",
+            "order": 5,
+            "enabled": "on",
+        },
+    )
     entry = DictEntry.objects.get(type="industry", code="energy")
     assert resp.status_code == 302
-    c.post(reverse("core:dict_edit", args=[entry.pk]), {"type": "industry", "code": "energy", "label_zh": "新能源",
-                                                        "label_en": "New energy", "order": 5, "enabled": "on"})
+    c.post(
+        reverse("core:dict_edit", args=[entry.pk]),
+        {
+            "type": "industry",
+            "code": "energy",
+            "label_zh": "新能源",
+            "label_en": "New energy",
+            "order": 5,
+            "enabled": "on",
+        },
+    )
     page = c.get(reverse("core:dict_edit", args=[entry.pk])).content.decode()
     assert "新能源" in page and "能源" in page  # old → new in the history panel
     listing = c.get(reverse("core:dict_list"), {"type": "industry"}).content.decode()
@@ -102,8 +133,10 @@ def test_dictionary_ui_create_edit_and_history(demo, client_for):
 
 def test_dictionary_ui_bad_input_shows_the_field_error(demo, client_for):
     c = client_for("admin")
-    resp = c.post(reverse("core:dict_create"), {"type": "region", "code": "north", "label_zh": "x",
-                                                 "label_en": "x", "order": 1})
+    resp = c.post(
+        reverse("core:dict_create"),
+        {"type": "region", "code": "north", "label_zh": "x", "label_en": "x", "order": 1},
+    )
     assert resp.status_code == 200
     assert "already exists" in resp.content.decode()
     assert DictEntry.objects.filter(type="region", code="north").count() == 1

@@ -26,7 +26,9 @@ def test_a_job_runs_and_records_progress_and_result(demo, gadgets, django_captur
 
 def test_a_failing_job_is_marked_failed_with_the_reason(demo, gadgets, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        job = jobs.enqueue("testapp.count_gadgets", user=demo["manager"], label="Count", params={"fail": True})
+        job = jobs.enqueue(
+            "testapp.count_gadgets", user=demo["manager"], label="Count", params={"fail": True}
+        )
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert "asked to fail" in job.message
@@ -39,8 +41,14 @@ def test_a_job_runs_once_even_if_delivered_twice(demo, gadgets):
 
 
 def test_job_page_shows_progress_and_is_scoped_to_its_owner(demo, client_for):
-    job = Job.objects.create(name="testapp.count_gadgets", label="导入客户", created_by=demo["manager"],
-                             status=Job.Status.RUNNING, done=40, total=100)
+    job = Job.objects.create(
+        name="testapp.count_gadgets",
+        label="导入客户",
+        created_by=demo["manager"],
+        status=Job.Status.RUNNING,
+        done=40,
+        total=100,
+    )
     page = client_for("manager").get(reverse("core:job_detail", args=[job.pk]))
     assert page.status_code == 200
     html = page.content.decode()
@@ -78,14 +86,20 @@ def test_a_job_runs_on_a_celery_worker_through_redis(settings):
         app._pool = None
         app.amqp._producer_pool = None
 
-    app.conf.update(broker_url=url, task_always_eager=False, broker_transport_options={},
-                    worker_enable_remote_control=False)
+    app.conf.update(
+        broker_url=url,
+        task_always_eager=False,
+        broker_transport_options={},
+        worker_enable_remote_control=False,
+    )
     reset_connections()
     try:
         import redis
 
         redis.Redis.from_url(url).delete("celery")
-        with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING", shutdown_timeout=10):
+        with start_worker(
+            app, perform_ping_check=False, pool="solo", loglevel="WARNING", shutdown_timeout=10
+        ):
             job = jobs.enqueue("testapp.count_gadgets", user=manager, label="Count through Redis")
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -80,14 +81,15 @@ def change_rows(entry):
     for field, change in (entry.changes_dict or {}).items():
         label = field
         if model is not None:
-            try:
+            with contextlib.suppress(Exception):  # a field that no longer exists keeps its column name
                 label = model._meta.get_field(field).verbose_name
-            except Exception:  # a field that no longer exists keeps its column name
-                pass
         if isinstance(change, list | tuple) and len(change) == 2:
             old, new = change
         elif isinstance(change, dict):  # many-to-many: {"type": "m2m", "operation": ..., "objects": [...]}
-            old, new = None, f"{change.get('operation', '')}: {', '.join(map(str, change.get('objects', [])))}"
+            old, new = (
+                None,
+                f"{change.get('operation', '')}: {', '.join(map(str, change.get('objects', [])))}",
+            )
         else:
             old, new = None, change
         rows.append((label, None if old in (None, "None") else old, "—" if new in (None, "None") else new))
