@@ -206,7 +206,7 @@ AXES_FAILURE_LIMIT = env.int("KEHU_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("KEHU_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "kehu.accounts.signals.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False

@@ -63,3 +63,17 @@ def on_failure(sender, credentials, request=None, **kwargs):
 def on_locked_out(sender, request, username, ip_address, **kwargs):
     user = get_user_model().objects.filter(username=username).first()
     _record(LoginLog.Event.LOCKED, request, username, user)
+
+
+def lockout_response(request, response=None, credentials=None, *args, **kwargs):
+    """What a locked-out client gets: the lock-out page, or the API's error shape under /api/."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+    from django.utils.translation import gettext as _
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "locked_out", "message": _("Too many failed log-ins; try again later."), "details": {}},
+            status=429,
+        )
+    return render(request, "accounts/locked_out.html", status=429)

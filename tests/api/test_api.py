@@ -152,3 +152,18 @@ def test_schema_and_offline_docs(demo, client_for):
 @pytest.mark.parametrize("url", ["/api/v1/jobs/", "/api/v1/me/"])
 def test_every_user_has_their_own_jobs_and_profile(api_for, url):
     assert api_for("service").get(url).status_code == 200
+
+
+def test_token_endpoint_locks_out_after_repeated_failures(demo, settings):
+    settings.AXES_ENABLED = True
+    settings.AXES_FAILURE_LIMIT = 3
+    c = APIClient(REMOTE_ADDR="10.8.8.8")
+    for _ in range(2):
+        assert (
+            c.post("/api/v1/auth/token/", {"username": "finance", "password": "x"}, format="json").status_code
+            == 400
+        )
+    resp = c.post("/api/v1/auth/token/", {"username": "finance", "password": "x"}, format="json")
+    assert resp.status_code == 429 and resp.json()["code"] == "locked_out"
+    resp = c.post("/api/v1/auth/token/", {"username": "finance", "password": "kehu-demo"}, format="json")
+    assert resp.status_code == 429

@@ -159,3 +159,18 @@ def test_dictionary_excel_export_contains_the_filtered_rows(demo, client_for):
     assert rows[0][1] in ("Code", "编码", "代码")
     codes = {r[1] for r in rows[1:]}
     assert codes == set(DictEntry.objects.filter(type="unit").values_list("code", flat=True))
+
+
+def test_dictionary_choice_field_offers_enabled_entries_and_keeps_a_disabled_current_value(db):
+    from kehu.core.forms import DictEntryChoiceField
+
+    north = DictEntry.objects.get(type="region", code="north")
+    field = DictEntryChoiceField("region")
+    assert north in field.queryset
+    services.set_dict_entry_enabled(north, enabled=False, by=None)
+    field = DictEntryChoiceField("region")
+    assert north not in field.queryset
+    field.include_current(north)
+    assert north in field.queryset
+    assert field.clean(str(north.pk)) == north
+    assert set(field.queryset.values_list("type", flat=True)) == {"region"}
