@@ -10,10 +10,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API keeps an asyncio loop around; Django would otherwise refuse ORM calls
-# made by the test thread (loading the demo data, reading results).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -37,6 +33,11 @@ def browser():
         pytest.skip("Chromium not installed: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an asyncio loop marked as running in this thread; Django would
+    # otherwise refuse the ORM calls the test thread makes (loading the demo data, the flush after
+    # each transactional test).  Only while the browser lives.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     pw = sync_playwright().start()
     try:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -46,6 +47,10 @@ def browser():
             browser.close()
     finally:
         pw.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -73,14 +73,23 @@ def test_forbidden_page_by_url_shows_403(live_demo, open_session, screenshots):
 
 
 def test_anonymous_user_is_sent_to_login(live_demo, open_session, screenshots):
-    s = open_session()
+    s = open_session(locale="en-US")
     page = s.page
     s.goto("/accounts/users/")
-    assert page.url.startswith(s.url("/accounts/login/"))
+    assert page.url.startswith(s.url("/accounts/login/?next=/accounts/users/"))
     assert page.is_visible("#id_username")
-    navbar_bg = page.eval_on_selector("body", "el => getComputedStyle(el).fontFamily")
-    assert navbar_bg
+    assert page.get_attribute("html", "lang") == "en", "an anonymous visitor gets the browser's language"
+    # kehu.css arrived too: the log-in background is its gradient
+    background = page.eval_on_selector(".kehu-login", "el => getComputedStyle(el).backgroundImage")
+    assert "gradient" in background
     page.screenshot(path=screenshots / "login.png")
+
+    # after logging in, the user lands where they were going
+    page.fill("#id_username", "supervisor")
+    page.fill("#id_password", "kehu-demo")
+    with page.expect_navigation():
+        page.click("#login")
+    assert page.url == s.url("/accounts/users/")
     s.assert_clean()
 
 
@@ -164,9 +173,12 @@ def test_logout_returns_to_login(live_demo, open_session):
 
 
 def test_wrong_password_shows_error(live_demo, open_session, screenshots):
-    s = open_session()
+    s = open_session(locale="zh-CN")
+    s.goto("/accounts/login/")
+    s.page.screenshot(path=screenshots / "login-zh.png")
     page = s.login("manager", "not-the-password", expect_success=False)
     assert page.url.startswith(s.url("/accounts/login/"))
+    assert page.get_attribute("html", "lang") == "zh-hans"
     assert page.is_visible("#login-error")
     assert page.input_value("#id_username") == "manager", "the user name is kept"
     assert page.input_value("#id_password") == "", "the password is not echoed back"
