@@ -3,6 +3,8 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.filters import yes_no_filter
+
 from .models import Department, LoginLog, Role, User
 
 
@@ -10,7 +12,7 @@ class UserFilter(df.FilterSet):
     q = df.CharFilter(label=_("Name, user name or phone"), method="search")
     department = df.ModelChoiceFilter(label=_("Department"), queryset=Department.objects.all())
     roles = df.ModelChoiceFilter(label=_("Role"), queryset=Role.objects.all())
-    is_active = df.BooleanFilter(label=_("Active"))
+    is_active = yes_no_filter(_("Active"))
 
     class Meta:
         model = User

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from kehu.core.audit import audited
 from kehu.core.errors import DomainError, PermissionDeniedError, ValidationFailed
 
 from .models import Department, Right, Role, User
@@ -35,6 +36,7 @@ def _check_manager_chain(user: User, manager: User | None) -> None:
         manager = manager.manager
 
 
+@audited
 def create_user(
     *,
     by: User | None,
@@ -75,6 +77,7 @@ def create_user(
         return user
 
 
+@audited
 def update_user(user: User, *, by: User, **fields) -> User:
     allowed = {"full_name", "email", "phone", "department", "manager", "is_active", "language"}
     unknown = set(fields) - allowed - {"roles"}
@@ -105,6 +108,7 @@ def update_user(user: User, *, by: User, **fields) -> User:
         return user
 
 
+@audited
 def set_password(user: User, *, password: str, by: User) -> User:
     with transaction.atomic():
         user = _lock(User, user.pk)
@@ -121,6 +125,7 @@ def set_user_language(user: User, *, language: str) -> None:
 # --- departments ----------------------------------------------------------------------------
 
 
+@audited
 def save_department(dept: Department, *, by: User) -> Department:
     dept.name = (dept.name or "").strip()
     dept.code = (dept.code or "").strip()
@@ -142,6 +147,7 @@ def save_department(dept: Department, *, by: User) -> Department:
         return dept
 
 
+@audited
 def archive_department(dept: Department, *, by: User) -> Department:
     from kehu.core.services import archive
 
@@ -156,6 +162,7 @@ def archive_department(dept: Department, *, by: User) -> Department:
 # --- roles ----------------------------------------------------------------------------------
 
 
+@audited
 def save_role(role: Role, *, by: User, rights=None) -> Role:
     if not by.is_administrator:
         raise PermissionDeniedError()
@@ -179,6 +186,7 @@ def save_role(role: Role, *, by: User, rights=None) -> Role:
         return role
 
 
+@audited
 def delete_role(role: Role, *, by: User) -> None:
     if not by.is_administrator:
         raise PermissionDeniedError()

@@ -7,16 +7,16 @@ from django.utils.translation import gettext_lazy as _
 from kehu.core.models import DictEntry, Job, dict_type_choices
 
 
-class DateRangeMixin:
-    @staticmethod
-    def date_widget():
-        return forms.DateInput(attrs={"type": "date"})
+def yes_no_filter(label, **kwargs) -> df.BooleanFilter:
+    """A yes/no filter whose empty choice reads "All" (django-filter's default says "Unknown")."""
+    choices = [("", _("All")), ("true", _("Yes")), ("false", _("No"))]
+    return df.BooleanFilter(label=label, widget=forms.Select(choices=choices), **kwargs)
 
 
 class DictEntryFilter(df.FilterSet):
     type = df.ChoiceFilter(label=_("Type"), choices=dict_type_choices)
     q = df.CharFilter(label=_("Code or label"), method="search")
-    enabled = df.BooleanFilter(label=_("Enabled"))
+    enabled = yes_no_filter(_("Enabled"))
 
     class Meta:
         model = DictEntry

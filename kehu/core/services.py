@@ -6,6 +6,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.core.audit import audited
 from kehu.core.errors import InUse, PermissionDeniedError, ValidationFailed
 from kehu.core.models import Archivable, DictEntry, NumberingRule
 from kehu.core.numbering import validate_pattern
@@ -32,6 +33,7 @@ def references(obj: models.Model, limit: int = 5) -> list[str]:
     return found
 
 
+@audited
 def archive(obj: Archivable, *, by) -> Archivable:
     with transaction.atomic():
         obj = _lock(obj)
@@ -42,6 +44,7 @@ def archive(obj: Archivable, *, by) -> Archivable:
         return obj
 
 
+@audited
 def restore(obj: Archivable, *, by) -> Archivable:
     with transaction.atomic():
         obj = _lock(obj)
@@ -52,6 +55,7 @@ def restore(obj: Archivable, *, by) -> Archivable:
         return obj
 
 
+@audited
 def hard_delete(obj: models.Model, *, by) -> None:
     """Only administrators, and only records nothing references."""
     if not by.is_administrator:
@@ -92,6 +96,7 @@ def _clean_dict_entry(entry: DictEntry) -> None:
         )
 
 
+@audited
 def save_dict_entry(entry: DictEntry, *, by) -> DictEntry:
     with transaction.atomic():
         if entry.pk:
@@ -105,6 +110,7 @@ def save_dict_entry(entry: DictEntry, *, by) -> DictEntry:
         return entry
 
 
+@audited
 def set_dict_entry_enabled(entry: DictEntry, *, enabled: bool, by) -> DictEntry:
     with transaction.atomic():
         entry = _lock(entry)
@@ -113,6 +119,7 @@ def set_dict_entry_enabled(entry: DictEntry, *, enabled: bool, by) -> DictEntry:
         return entry
 
 
+@audited
 def delete_dict_entry(entry: DictEntry, *, by) -> None:
     with transaction.atomic():
         entry = _lock(entry)
@@ -136,6 +143,7 @@ def delete_dict_entry(entry: DictEntry, *, by) -> None:
 # --- numbering rules ------------------------------------------------------------------------
 
 
+@audited
 def update_numbering_rule(rule: NumberingRule, *, pattern: str, by) -> NumberingRule:
     pattern = (pattern or "").strip()
     validate_pattern(pattern)

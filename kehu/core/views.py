@@ -22,6 +22,7 @@ from kehu.core.filters import AuditFilter, DictEntryFilter, JobFilter
 from kehu.core.forms import DictEntryForm, NumberingRuleForm
 from kehu.core.models import DictEntry, Job, NumberingRule
 from kehu.core.selectors import audit_entries, global_search, history_for, jobs_visible_to
+from kehu.core.templatetags.kehu import changes_text
 from kehu.core.ui import Column, ListPage, run_service
 
 
@@ -258,16 +259,6 @@ def _action_label(entry):
     return entry.get_action_display()
 
 
-def _changes_text(entry):
-    parts = []
-    for field, change in (entry.changes_dict or {}).items():
-        if isinstance(change, list | tuple) and len(change) == 2:
-            parts.append(f"{field}: {change[0]} → {change[1]}")
-        else:
-            parts.append(f"{field}: {change}")
-    return "; ".join(parts)
-
-
 class AuditListView(ListPage):
     right = "system.logs"
     title = gettext_lazy("Audit log")
@@ -291,7 +282,7 @@ class AuditListView(ListPage):
         ),
         Column(gettext_lazy("Record"), "object_repr", "object_repr"),
         Column(gettext_lazy("Action"), _action_label, "action"),
-        Column(gettext_lazy("Changes"), _changes_text),
+        Column(gettext_lazy("Changes"), changes_text),
     ]
     breadcrumbs = [(gettext_lazy("System management"), None)]
 

@@ -117,6 +117,7 @@ def test_admin_creates_a_user_in_the_ui_and_the_history_shows_it(demo, client_fo
     page = c.get(reverse("accounts:user_detail", args=[user.pk])).content.decode()
     assert "王小明" in page and "<del>小明</del>" in page and "张伟" in page  # who changed it
     assert "Full name" in page  # fields by their names, not column names
+    assert "127.0.0.1" in page  # from which IP
 
 
 def test_duplicate_username_and_weak_password_are_clear_errors(demo, client_for):
@@ -238,3 +239,27 @@ def test_login_and_audit_logs_are_browsable_and_filterable(demo, client_for):
     services.update_user(demo["manager"], by=demo["admin"], phone="13811112222")
     page = c.get("/system/audit/", {"object_repr": "王强"}).content.decode()
     assert "13811112222" in page
+
+
+def test_audit_log_names_related_records_and_skips_internals(demo, client_for):
+    services.update_user(
+        demo["manager2"],
+        by=demo["admin"],
+        manager=demo["supervisor"],
+        roles=[Role.objects.get(code="supervisor")],
+    )
+    c = client_for("admin")
+    page = c.get("/system/audit/", {"object_repr": "刘洋"}).content.decode()
+    assert "Manager: 陈静 → 李娜" in page and "张伟" in page  # names, not ids; who did it
+    assert "accounts.User.None" not in page and "{&#x27;type&#x27;" not in page
+    assert "added: 销售主管" in page or "added: Sales supervisor" in page or "added: supervisor" in page
+
+
+def test_yes_no_filters_read_all_yes_no(demo, client_for):
+    c = client_for("admin")
+    page = c.get("/accounts/users/").content.decode()
+    assert '<option value="" selected>All</option>' in page
+    demo["service"].is_active = False
+    demo["service"].save()
+    page = c.get("/accounts/users/", {"is_active": "false"}).content.decode()
+    assert ">service<" in page and ">manager<" not in page

@@ -174,3 +174,13 @@ def test_dictionary_choice_field_offers_enabled_entries_and_keeps_a_disabled_cur
     assert north in field.queryset
     assert field.clean(str(north.pk)) == north
     assert set(field.queryset.values_list("type", flat=True)) == {"region"}
+
+
+def test_a_service_called_outside_a_request_records_who_acted(demo):
+    """Jobs, imports and the command line call services directly: the audit entry still names the user."""
+    entry = services.save_dict_entry(
+        DictEntry(type="region", code="hk", label_zh="港澳台", label_en="HK"), by=demo["supervisor"]
+    )
+    services.set_dict_entry_enabled(entry, enabled=False, by=demo["admin"])
+    actors = [e.actor for e in history_for(entry)]
+    assert actors == [demo["admin"], demo["supervisor"]]

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django import template
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -73,24 +74,52 @@ def is_zh():
     return (get_language() or "").startswith("zh")
 
 
+def _related_repr(field, value, cache: dict):
+    """An audit entry stores foreign keys as ids; show the related record's name instead."""
+    key = (field.related_model, value)
+    if key not in cache:
+        obj = field.related_model._base_manager.filter(pk=value).first() if str(value).isdigit() else None
+        cache[key] = str(obj) if obj is not None else value
+    return cache[key]
+
+
 @register.filter
 def change_rows(entry):
-    """An audit entry's changes as (field label, old, new), fields named as users know them."""
+    """An audit entry's changes as (field label, old, new): fields named as users know them,
+    related records by name, reverse relations left out."""
     model = entry.content_type.model_class() if entry.content_type_id else None
-    rows = []
-    for field, change in (entry.changes_dict or {}).items():
-        label = field
+    rows, cache = [], {}
+    for name, change in (entry.changes_dict or {}).items():
+        field = None
         if model is not None:
             with contextlib.suppress(Exception):  # a field that no longer exists keeps its column name
-                label = model._meta.get_field(field).verbose_name
+                field = model._meta.get_field(name)
+        if field is not None and not (field.concrete or field.many_to_many):
+            continue
+        label = field.verbose_name if field is not None else name
         if isinstance(change, list | tuple) and len(change) == 2:
             old, new = change
         elif isinstance(change, dict):  # many-to-many: {"type": "m2m", "operation": ..., "objects": [...]}
-            old, new = (
-                None,
-                f"{change.get('operation', '')}: {', '.join(map(str, change.get('objects', [])))}",
-            )
+            objects = ", ".join(map(str, change.get("objects", [])))
+            operation = {"add": _("added"), "delete": _("removed")}.get(change.get("operation"), "")
+            old, new = None, f"{operation}: {objects}"
         else:
             old, new = None, change
-        rows.append((label, None if old in (None, "None") else old, "—" if new in (None, "None") else new))
+        old = None if old in (None, "None") else old
+        new = None if new in (None, "None") else new
+        if field is not None and field.many_to_one:
+            old = _related_repr(field, old, cache) if old is not None else None
+            new = _related_repr(field, new, cache) if new is not None else None
+        if isinstance(new, str) and len(new) > 19 and new[10:11] == " " and new[19:20] == ".":
+            new = new[:19]  # timestamps to the second
+        if isinstance(old, str) and len(old) > 19 and old[10:11] == " " and old[19:20] == ".":
+            old = old[:19]
+        rows.append((label, old, "—" if new is None else new))
     return rows
+
+
+def changes_text(entry) -> str:
+    return "; ".join(
+        f"{capfirst(label)}: {old} → {new}" if old is not None else f"{capfirst(label)}: {new}"
+        for label, old, new in change_rows(entry)
+    )
