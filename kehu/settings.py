@@ -298,6 +298,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- audit ----------------------------------------------------------------------------------
 AUDITLOG_INCLUDE_ALL_MODELS = False
+AUDITLOG_DISABLE_ON_RAW_SAVE = True  # fixtures and restores are not user changes
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 # --- logging --------------------------------------------------------------------------------
