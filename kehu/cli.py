@@ -93,6 +93,7 @@ def run(args: list[str]) -> int:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
     call_command("demo", once=True)
     env = dict(os.environ)
     children = [

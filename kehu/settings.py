@@ -91,7 +91,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "kehu.core.http.AuditMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -178,7 +178,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("KEHU_JOBS_EAGER", default=TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
-CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_TIMEZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -210,10 +210,9 @@ AXES_LOCKOUT_CALLABLE = "kehu.accounts.signals.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
+KEHU_BEHIND_PROXY = env.bool("KEHU_BEHIND_PROXY", default=False)
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-    if env.bool("KEHU_BEHIND_PROXY", default=False)
-    else ["REMOTE_ADDR"]
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if KEHU_BEHIND_PROXY else ["REMOTE_ADDR"]
 )
 
 # --- i18n -----------------------------------------------------------------------------------
@@ -263,7 +262,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env.bool("KEHU_SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    if env.bool("KEHU_BEHIND_PROXY", default=False):
+    if KEHU_BEHIND_PROXY:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST API -------------------------------------------------------------------------------
@@ -283,6 +282,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kehu.core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": "30/minute"},
+    "NUM_PROXIES": 1 if KEHU_BEHIND_PROXY else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kehu CRM API",

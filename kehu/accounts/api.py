@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from kehu.core.api import ScopedMixin
 from kehu.core.errors import ValidationFailed
+from kehu.core.http import client_ip
 
 from . import services
 from .filters import LoginLogFilter
@@ -44,7 +45,16 @@ class ObtainTokenView(APIView):
     def post(self, request):
         ser = AuthTokenSerializer(data=request.data, context={"request": request._request})  # axes marks it
         ser.is_valid(raise_exception=True)
-        token, _created = Token.objects.get_or_create(user=ser.validated_data["user"])
+        user = ser.validated_data["user"]
+        token, _created = Token.objects.get_or_create(user=user)
+        LoginLog.objects.create(
+            event=LoginLog.Event.SUCCESS,
+            username=user.get_username(),
+            user=user,
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            channel="api",
+        )
         return Response({"token": token.key})
 
 

@@ -43,6 +43,10 @@ class AccountsConfig(AppConfig):
 
         r.register_search(_("Users"), search_users, "accounts.team")
 
-        auditlog.register(User, exclude_fields=["password", "last_login"], m2m_fields={"roles"})
+        auditlog.register(
+            User,
+            exclude_fields=["password", "last_login", "first_name", "last_name", "is_staff", "date_joined"],
+            m2m_fields={"roles"},
+        )
         auditlog.register(Department)
         auditlog.register(Role, m2m_fields={"rights"})

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from kehu.core.audit import audited
+from kehu.core.audit import acting_as, audited
 from kehu.core.errors import DomainError, PermissionDeniedError, ValidationFailed
 
 from .models import Department, Right, Role, User
@@ -119,7 +119,11 @@ def set_password(user: User, *, password: str, by: User) -> User:
 
 
 def set_user_language(user: User, *, language: str) -> None:
-    User.objects.filter(pk=user.pk).update(language=language)
+    with transaction.atomic(), acting_as(user):
+        user = _lock(User, user.pk)
+        if user.language != language:
+            user.language = language
+            user.save(update_fields=["language"])
 
 
 # --- departments ----------------------------------------------------------------------------
@@ -164,7 +168,7 @@ def archive_department(dept: Department, *, by: User) -> Department:
 
 @audited
 def save_role(role: Role, *, by: User, rights=None) -> Role:
-    if not by.is_administrator:
+    if not by.has_right("system.roles"):
         raise PermissionDeniedError()
     role.code = (role.code or "").strip()
     if not role.code:
@@ -188,7 +192,7 @@ def save_role(role: Role, *, by: User, rights=None) -> Role:
 
 @audited
 def delete_role(role: Role, *, by: User) -> None:
-    if not by.is_administrator:
+    if not by.has_right("system.roles"):
         raise PermissionDeniedError()
     with transaction.atomic():
         role = _lock(Role, role.pk)

@@ -7,19 +7,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from kehu.core.http import client_ip
+
 from .models import LoginLog
-
-
-def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    from django.conf import settings
-
-    if "HTTP_X_FORWARDED_FOR" in settings.AXES_IPWARE_META_PRECEDENCE_ORDER:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _channel(request) -> str:

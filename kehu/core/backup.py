@@ -262,6 +262,15 @@ def create_backup(path=None, *, using: str = DEFAULT_DB_ALIAS) -> Path:
         )
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     connection = connections[using]
+    try:
+        _check_database_ready(connection)
+    except BackupError as exc:
+        raise BackupError(
+            _(
+                "There is nothing to back up yet: the database is not fully migrated. Run “kehu migrate” first."
+            ),
+            code="not_migrated",
+        ) from exc
     models = backed_up_models(using)
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:

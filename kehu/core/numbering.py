@@ -59,8 +59,16 @@ def validate_pattern(pattern: str) -> None:
 
 
 def _period(pattern: str, day: date) -> str:
-    parts = [day.strftime(DATE_TOKENS[t]) for t in TOKEN_RE.findall(pattern) if t in DATE_TOKENS]
-    return "-".join(parts) or "-"
+    """The counter's period: the finest date unit in the pattern, however it is spelled
+    (``{yyyyMMdd}`` and ``{yyyy}{MM}{dd}`` share one daily counter)."""
+    tokens = [t for t in TOKEN_RE.findall(pattern) if t in DATE_TOKENS]
+    if any("dd" in t for t in tokens):
+        return day.strftime("%Y%m%d")
+    if any("MM" in t for t in tokens):
+        return day.strftime("%Y%m")
+    if tokens:
+        return day.strftime("%Y")
+    return "-"
 
 
 def render(pattern: str, day: date, seq: int) -> str:

@@ -37,7 +37,7 @@ class MenuEntry:
 @dataclass(frozen=True)
 class SearchProvider:
     label: object
-    search: Callable  # (user, text, limit) -> list[(title, subtitle, url)]
+    search: Callable  # (user, text, limit) -> list[{"title", "subtitle", "url"}]
     right: str | None = None
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from kehu.core import jobs
 from kehu.core.models import Job
@@ -16,7 +17,14 @@ def run_job(job_id: str) -> str | None:
 
 
 @shared_task(name="kehu.core.purge_finished_jobs")
-def purge_finished_jobs(days: int = 90) -> int:
-    cutoff = timezone.now() - timedelta(days=days)
-    deleted, _ = Job.objects.filter(finished_at__lt=cutoff).delete()
+def purge_finished_jobs(days: int = 90, stale_hours: int = 12) -> int:
+    """Daily: forget finished jobs after ``days``; a job still "running" after ``stale_hours`` lost
+    its worker (a crash or a restart) and is marked failed so nobody waits for it."""
+    now = timezone.now()
+    Job.objects.filter(status=Job.Status.RUNNING, started_at__lt=now - timedelta(hours=stale_hours)).update(
+        status=Job.Status.FAILED,
+        finished_at=now,
+        message=gettext("The worker stopped while running this job."),
+    )
+    deleted, _ = Job.objects.filter(finished_at__lt=now - timedelta(days=days)).delete()
     return deleted

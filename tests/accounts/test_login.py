@@ -129,3 +129,25 @@ def test_browser_language_decides_first(db):
     assert '<html lang="en">' in resp.content.decode()
     resp = Client(HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").get(LOGIN)
     assert '<html lang="zh-hans">' in resp.content.decode()
+
+
+def test_a_forged_forwarded_for_header_is_ignored_unless_behind_a_proxy(demo, settings):
+    from auditlog.models import LogEntry
+
+    from kehu.core.models import DictEntry
+
+    c = Client(REMOTE_ADDR="10.1.1.1", HTTP_X_FORWARDED_FOR="6.6.6.6")
+    c.post(LOGIN, {"username": "admin", "password": "kehu-demo"})
+    assert LoginLog.objects.get(event="success").ip == "10.1.1.1"
+    c.post(
+        reverse("core:dict_create"),
+        {"type": "region", "code": "hk", "label_zh": "港澳台", "label_en": "HK", "order": 1, "enabled": "on"},
+    )
+    entry = DictEntry.objects.get(code="hk")
+    assert LogEntry.objects.get_for_object(entry).get().remote_addr == "10.1.1.1"
+    settings.KEHU_BEHIND_PROXY = True
+    c.post(
+        reverse("core:dict_edit", args=[entry.pk]),
+        {"type": "region", "code": "hk", "label_zh": "港澳", "label_en": "HK", "order": 1, "enabled": "on"},
+    )
+    assert LogEntry.objects.get_for_object(entry).latest("timestamp").remote_addr == "6.6.6.6"

@@ -8,6 +8,9 @@ def test_token_is_issued_for_the_right_password_and_used(demo):
     c = APIClient()
     resp = c.post("/api/v1/auth/token/", {"username": "manager", "password": "kehu-demo"}, format="json")
     assert resp.status_code == 200 and len(resp.json()["token"]) == 40
+    from kehu.accounts.models import LoginLog
+
+    assert LoginLog.objects.filter(event="success", username="manager", channel="api").count() == 1
     c.credentials(HTTP_AUTHORIZATION=f"Token {resp.json()['token']}")
     me = c.get("/api/v1/me/").json()
     assert me["username"] == "manager" and me["data_scope"] == "own" and me["roles"] == ["account_manager"]

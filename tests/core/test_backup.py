@@ -410,3 +410,21 @@ def test_restore_refuses_a_database_that_is_not_fully_migrated(backup_file):
         assert table_counts() == before
     finally:
         recorder.record_applied("core", "0002_seed_dictionary")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_of_an_unmigrated_database_is_a_clear_error(tmp_path):
+    from django.db import connection
+
+    from kehu.core.backup import BackupError, create_backup
+
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM django_migrations WHERE app = 'core' AND name = '0002_seed_dictionary'")
+    try:
+        with pytest.raises(BackupError, match="not fully migrated"):
+            create_backup(tmp_path / "x.zip")
+        assert not (tmp_path / "x.zip").exists()
+    finally:
+        from django.db.migrations.recorder import MigrationRecorder
+
+        MigrationRecorder(connection).record_applied("core", "0002_seed_dictionary")

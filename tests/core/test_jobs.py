@@ -112,3 +112,26 @@ def test_a_job_runs_on_a_celery_worker_through_redis(settings):
         reset_connections()
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.result["count"] == 5
+
+
+def test_stale_running_jobs_are_failed_and_old_ones_forgotten(demo):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kehu.core.tasks import purge_finished_jobs
+
+    now = timezone.now()
+    stale = Job.objects.create(
+        name="x", label="stale", status=Job.Status.RUNNING, started_at=now - timedelta(days=1)
+    )
+    fresh = Job.objects.create(name="x", label="fresh", status=Job.Status.RUNNING, started_at=now)
+    old = Job.objects.create(
+        name="x", label="old", status=Job.Status.SUCCEEDED, finished_at=now - timedelta(days=100)
+    )
+    assert purge_finished_jobs() == 1
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stale.status == Job.Status.FAILED and "worker stopped" in stale.message
+    assert fresh.status == Job.Status.RUNNING
+    assert not Job.objects.filter(pk=old.pk).exists()

@@ -101,3 +101,15 @@ def test_concurrent_numbers_have_no_duplicate_and_no_gap():
     assert len(set(results)) == 1000
     assert sorted(results) == [f"SO20261123{n:04d}" for n in range(1, 1001)]
     assert NumberCounter.objects.get(rule__doc_type="sales_order", period="20261123").last == 1000
+
+
+@pytest.mark.django_db
+def test_the_same_dates_spelled_differently_share_one_counter():
+    rule = NumberingRule.objects.get(doc_type="quotation")
+    rule.pattern = "QT{yyyyMMdd}{seq:3}"
+    rule.save()
+    day = date(2026, 11, 23)
+    assert numbering.next_number("quotation", on=day) == "QT20261123001"
+    rule.pattern = "QT-{yyyy}-{MM}-{dd}-{seq:3}"
+    rule.save()
+    assert numbering.next_number("quotation", on=day) == "QT-2026-11-23-002"

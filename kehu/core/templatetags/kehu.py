@@ -83,6 +83,14 @@ def _related_repr(field, value, cache: dict):
     return cache[key]
 
 
+def _yes_no(value):
+    if value in (True, "True"):
+        return _("Yes")
+    if value in (False, "False"):
+        return _("No")
+    return value
+
+
 @register.filter
 def change_rows(entry):
     """An audit entry's changes as (field label, old, new): fields named as users know them,
@@ -94,7 +102,7 @@ def change_rows(entry):
         if model is not None:
             with contextlib.suppress(Exception):  # a field that no longer exists keeps its column name
                 field = model._meta.get_field(name)
-        if field is not None and not (field.concrete or field.many_to_many):
+        if field is not None and (not (field.concrete or field.many_to_many) or field.primary_key):
             continue
         label = field.verbose_name if field is not None else name
         if isinstance(change, list | tuple) and len(change) == 2:
@@ -110,6 +118,11 @@ def change_rows(entry):
         if field is not None and field.many_to_one:
             old = _related_repr(field, old, cache) if old is not None else None
             new = _related_repr(field, new, cache) if new is not None else None
+        if old is None and new in (None, "") and entry.action == 0:  # a new record's empty fields
+            continue
+        if field is not None and field.get_internal_type() == "BooleanField":
+            old = _yes_no(old)
+            new = _yes_no(new)
         if isinstance(new, str) and len(new) > 19 and new[10:11] == " " and new[19:20] == ".":
             new = new[:19]  # timestamps to the second
         if isinstance(old, str) and len(old) > 19 and old[10:11] == " " and old[19:20] == ".":
