@@ -99,7 +99,16 @@ def mask_url(url: str) -> str:
 
 # --- the scratch database -------------------------------------------------------------------
 
-DEMO_USERNAMES = ("admin", "executive", "supervisor", "manager", "manager2", "warehouse", "finance", "service")
+DEMO_USERNAMES = (
+    "admin",
+    "executive",
+    "supervisor",
+    "manager",
+    "manager2",
+    "warehouse",
+    "finance",
+    "service",
+)
 BENCH_USER_PREFIX = "bench-"
 
 
@@ -113,7 +122,9 @@ class Database:
     _pg_url: str = ""
 
     def describe(self) -> str:
-        return f"{self.engine} {'(fresh, created for this run)' if self.fresh else '(existing)'}: {self.label}"
+        return (
+            f"{self.engine} {'(fresh, created for this run)' if self.fresh else '(existing)'}: {self.label}"
+        )
 
 
 def _pg_conninfo(url: str, dbname: str) -> str:
@@ -273,7 +284,12 @@ class Server:
     def start(self, timeout: float = 40) -> None:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            self.cmd, env=self.env, cwd=PROJECT_DIR, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            self.cmd,
+            env=self.env,
+            cwd=PROJECT_DIR,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         last = ""
@@ -292,7 +308,9 @@ class Server:
             except OSError as exc:
                 last = repr(exc)
             time.sleep(0.2)
-        raise BenchError(f"/healthz did not answer 200 within {timeout:.0f} s (last: {last}):\n{self.log_tail()}")
+        raise BenchError(
+            f"/healthz did not answer 200 within {timeout:.0f} s (last: {last}):\n{self.log_tail()}"
+        )
 
     @property
     def pid(self) -> int:
@@ -323,7 +341,12 @@ class Server:
 
 # --- the HTTP client ------------------------------------------------------------------------
 
-_RETRYABLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
+_RETRYABLE = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    http.client.BadStatusLine,
+)
 _CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -463,36 +486,43 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds used) of a process, from /proc; None when unreadable."""
+def _proc_stat(pid: int) -> tuple[int, str, float] | None:
+    """(parent pid, command name, CPU seconds used) of a process, from /proc; None when unreadable."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
+    comm = raw[raw.find("(") + 1 : raw.rfind(")")]
     rest = raw[raw.rfind(")") + 2 :].split()
     # fields after the command: state ppid … utime (index 11) stime (12)
-    return int(rest[1]), (int(rest[11]) + int(rest[12])) / _CLK_TCK
+    return int(rest[1]), comm, (int(rest[11]) + int(rest[12])) / _CLK_TCK
 
 
-def process_tree_cpu(root: int) -> dict[int, float]:
-    """CPU seconds used by ``root`` and all its descendants, per pid (empty where /proc is missing)."""
-    stats: dict[int, tuple[int, float]] = {}
+def all_processes() -> dict[int, tuple[int, str, float]]:
+    """Every process of the machine: pid -> (parent pid, command name, CPU seconds); empty without /proc."""
+    stats = {}
     proc = Path("/proc")
     if not proc.is_dir():
-        return {}
+        return stats
     for entry in proc.iterdir():
         if entry.name.isdigit():
             st = _proc_stat(int(entry.name))
             if st:
                 stats[int(entry.name)] = st
+    return stats
+
+
+def process_tree_cpu(root: int, stats: dict[int, tuple[int, str, float]] | None = None) -> dict[int, float]:
+    """CPU seconds used by ``root`` and all its descendants, per pid (empty where /proc is missing)."""
+    stats = all_processes() if stats is None else stats
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _cpu) in stats.items():
+    for pid, (ppid, _comm, _cpu) in stats.items():
         children.setdefault(ppid, []).append(pid)
     out, todo = {}, [root]
     while todo:
         pid = todo.pop()
         if pid in stats:
-            out[pid] = stats[pid][1]
+            out[pid] = stats[pid][2]
         todo.extend(children.get(pid, ()))
     return out
 
@@ -514,26 +544,101 @@ def own_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def postgres_backends(dbname: str) -> list[int]:
+    """Pids of the PostgreSQL backends serving ``dbname`` (their command line names it)."""
+    pids = []
+    proc = Path("/proc")
+    if not dbname or not proc.is_dir():
+        return pids
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.startswith("postgres: ") and f" {dbname} " in cmd:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _process_label(pid: int, comm: str) -> str:
+    """A short name for a process: its command line without the interpreter's path, or its name."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return comm
+    words = [w.decode(errors="replace") for w in argv if w]
+    if not words:
+        return comm
+    words[0] = Path(words[0]).name
+    if len(words) > 1 and words[0].startswith("python"):
+        words = words[1:]
+        words[0] = Path(words[0]).name
+    return " ".join(" ".join(words).split())[:48]
+
+
 @dataclass
 class CpuSample:
+    """CPU seconds used so far by the server's process tree, the database's backends (PostgreSQL),
+    this process (the clients), every other process, and the whole machine."""
+
     server: dict[int, float]
+    db: dict[int, float]
     machine: tuple[float, float] | None
     client: float
+    others: dict[int, tuple[str, float]]
 
     @classmethod
-    def take(cls, server_pid: int) -> CpuSample:
-        return cls(process_tree_cpu(server_pid), machine_cpu(), own_cpu())
+    def take(cls, server_pid: int, db_name: str = "") -> CpuSample:
+        everyone = all_processes()
+        server = process_tree_cpu(server_pid, everyone)
+        db_pids = set(postgres_backends(db_name)) if db_name else set()
+        db = {pid: everyone[pid][2] for pid in db_pids if pid in everyone}
+        mine = {os.getpid(), *server, *db}
+        others = {pid: (comm, cpu) for pid, (_pp, comm, cpu) in everyone.items() if pid not in mine}
+        return cls(server, db, machine_cpu(), own_cpu(), others)
 
-    def usage_since(self, before: CpuSample, wall: float) -> dict[str, float | None]:
-        server = sum(cpu - before.server.get(pid, 0.0) for pid, cpu in self.server.items())
-        busy = None
+    def usage_since(self, before: CpuSample, wall: float) -> dict:
+        def delta(now: dict[int, float], then: dict[int, float]) -> float:
+            return sum(cpu - then.get(pid, 0.0) for pid, cpu in now.items())
+
+        server = delta(self.server, before.server) / wall if self.server else None
+        db = delta(self.db, before.db) / wall if self.db else None
+        client = (self.client - before.client) / wall
+        busy = other = None
         if self.machine and before.machine and self.machine[1] > before.machine[1]:
             busy = 100 * (self.machine[0] - before.machine[0]) / (self.machine[1] - before.machine[1])
+            cores = (os.cpu_count() or 1) * busy / 100
+            other = max(0.0, cores - (server or 0) - (db or 0) - client)
+        # who else was busy (processes alive at the end of the phase)
+        per_pid: Counter = Counter()
+        for pid, (comm, cpu) in self.others.items():
+            was = before.others.get(pid)
+            used = cpu - (was[1] if was and was[0] == comm else 0.0)
+            if used > 0:
+                per_pid[pid] = used / wall
+        by_name: Counter = Counter()
+        for pid, cores in per_pid.most_common(8):
+            by_name[_process_label(pid, self.others[pid][0])] += cores
         return {
-            "server_cpu_cores": server / wall if self.server else None,
-            "client_cpu_cores": (self.client - before.client) / wall,
+            "server_cpu_cores": server,
+            "db_cpu_cores": db,
+            "client_cpu_cores": client,
+            "other_cpu_cores": other,
             "machine_cpu_busy_pct": busy,
+            "other_processes": {name: round(c, 3) for name, c in by_name.most_common(5) if c >= 0.01},
         }
+
+
+def background_load(seconds: float = 1.0) -> float | None:
+    """Cores kept busy by whatever runs on the machine, over ``seconds`` of our own idleness."""
+    a = machine_cpu()
+    time.sleep(seconds)
+    b = machine_cpu()
+    if not a or not b or b[1] <= a[1]:
+        return None
+    return (os.cpu_count() or 1) * (b[0] - a[0]) / (b[1] - a[1])
 
 
 @dataclass
@@ -545,7 +650,9 @@ class ClientTally:
     first_error: str = ""
 
 
-def run_phase(clients: list[Client], path: str, duration: float, server_pid: int | None = None) -> dict:
+def run_phase(
+    clients: list[Client], path: str, duration: float, server_pid: int | None = None, db_name: str = ""
+) -> dict:
     """Every client requests ``path`` in a loop for ``duration`` seconds, all starting together.
     A response counts as a page when its status is 200; anything else (and any exception) is an error."""
     tallies = [ClientTally() for _ in clients]
@@ -583,13 +690,13 @@ def run_phase(clients: list[Client], path: str, duration: float, server_pid: int
     ]
     for t in threads:
         t.start()
-    before = CpuSample.take(server_pid) if server_pid else None
+    before = CpuSample.take(server_pid, db_name) if server_pid else None
     start_box.append(time.perf_counter())
     barrier.wait()
     for t in threads:
         t.join(timeout=duration + 60)
     wall = time.perf_counter() - start_box[0]
-    cpu = CpuSample.take(server_pid).usage_since(before, wall) if before else {}
+    cpu = CpuSample.take(server_pid, db_name).usage_since(before, wall) if before else {}
 
     latencies = sorted(x for t in tallies for x in t.latencies)
     statuses: Counter = Counter()
