@@ -266,6 +266,50 @@ def django_script(code: str, env: dict[str, str], *, timeout: float = 120) -> di
     raise BenchError(f"the Django script printed no JSON:\n{out[-1000:]}")
 
 
+def run_streaming(cmd: list[str], env: dict[str, str], *, timeout: float, prefix: str = "") -> str:
+    """Run ``cmd`` (in its own process group, from the project folder), print each line of its output
+    as it comes, and return all of it.  For long steps such as a scenario's measuring subprocess:
+    the runner's output shows where it is.  A non-zero exit or the ``timeout`` raises BenchError
+    (after ending the process group it started)."""
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            print(f"{prefix}{line}", end="" if line.endswith("\n") else "\n", flush=True)
+
+    reader = threading.Thread(target=pump, name="bench-output", daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the process group this call started
+        proc.wait(timeout=10)
+        raise BenchError(f"{' '.join(cmd[:3])}… did not finish within {timeout:.0f} s") from exc
+    except BaseException:  # interrupted: do not leave the subprocess running
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        raise
+    reader.join(timeout=10)
+    out = "".join(lines)
+    if proc.returncode != 0:
+        raise BenchError(f"{' '.join(cmd[:3])}… failed (exit {proc.returncode}):\n{out[-3000:]}")
+    return out
+
+
 class Server:
     """``kehu serve`` as a subprocess (gunicorn, gthread workers), in its own process group."""
 
@@ -483,6 +527,19 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[rank - 1]
 
 
+def latency_summary(seconds: list[float]) -> dict:
+    """Count, mean and p50/p95/p99/max (nearest rank) in milliseconds of a list of durations."""
+    values = sorted(seconds)
+    return {
+        "n": len(values),
+        "mean_ms": 1000 * sum(values) / len(values) if values else math.nan,
+        "p50_ms": 1000 * percentile(values, 50),
+        "p95_ms": 1000 * percentile(values, 95),
+        "p99_ms": 1000 * percentile(values, 99),
+        "max_ms": 1000 * values[-1] if values else math.nan,
+    }
+
+
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -629,6 +686,39 @@ class CpuSample:
             "machine_cpu_busy_pct": busy,
             "other_processes": {name: round(c, 3) for name, c in by_name.most_common(5) if c >= 0.01},
         }
+
+
+class CpuMeter:
+    """Where the CPU went during an in-process measurement (a scenario that runs Django itself):
+    this process, the PostgreSQL backends of ``db_name``, and everything else on the machine.
+
+        meter = CpuMeter(db_name); ...; usage = meter.stop()  # cores, averaged over the phase
+    """
+
+    def __init__(self, db_name: str = ""):
+        self.db_name = db_name
+        self.t0 = time.perf_counter()
+        self.own0 = own_cpu()
+        self.machine0 = machine_cpu()
+        self.db0 = self._db()
+
+    def _db(self) -> dict[int, float]:
+        if not self.db_name:
+            return {}
+        stats = all_processes()
+        return {pid: stats[pid][2] for pid in postgres_backends(self.db_name) if pid in stats}
+
+    def stop(self) -> dict:
+        wall = time.perf_counter() - self.t0
+        own = (own_cpu() - self.own0) / wall if wall else math.nan
+        db_now = self._db()
+        db = sum(cpu - self.db0.get(pid, 0.0) for pid, cpu in db_now.items()) / wall if self.db_name else None
+        machine = machine_cpu()
+        other = None
+        if machine and self.machine0 and machine[1] > self.machine0[1]:
+            busy = (machine[0] - self.machine0[0]) / (machine[1] - self.machine0[1])
+            other = max(0.0, (os.cpu_count() or 1) * busy - own - (db or 0.0))
+        return {"seconds": wall, "self_cpu_cores": own, "db_cpu_cores": db, "other_cpu_cores": other}
 
 
 def background_load(seconds: float = 1.0) -> float | None:

@@ -43,7 +43,13 @@ def serve(args: list[str]) -> int:
     p.add_argument("--threads", type=int, default=int(os.environ.get("KEHU_WEB_THREADS", "4")))
     opts = p.parse_args(args)
     _django()
+    from django.conf import settings
     from gunicorn.app.base import BaseApplication
+
+    if not settings.STATIC_ROOT.exists():
+        from django.core.management import call_command
+
+        call_command("collectstatic", interactive=False, verbosity=0)
 
     from kehu.wsgi import application
 
@@ -56,6 +62,9 @@ def serve(args: list[str]) -> int:
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", os.environ.get("KEHU_ACCESS_LOG") or None)
             self.cfg.set("proc_name", "kehu-web")
+            # Each installation keeps gunicorn's control socket in its own data folder, so two
+            # servers on one machine do not take each other's.
+            self.cfg.set("control_socket", str(settings.DATA_DIR / "gunicorn.ctl"))
 
         def load(self):
             return application

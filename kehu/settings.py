@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "axes",
     "kehu.core",
     "kehu.accounts",
+    "kehu.customers",
 ]
 if TESTING:
     INSTALLED_APPS.append("tests.testapp")
@@ -294,6 +295,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Many models have a "status"; name their enums so the schema has no collisions.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "kehu.core.models.Job.Status",
+        "CustomerStatusEnum": "kehu.customers.models.Customer.Status",
+        "FieldVisitStatusEnum": "kehu.customers.models.FieldVisit.Status",
+        "ChurnCaseStatusEnum": "kehu.customers.models.ChurnCase.Status",
+    },
 }
 
 # --- audit ----------------------------------------------------------------------------------

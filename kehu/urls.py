@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("accounts/", include("kehu.accounts.urls")),
+    path("customers/", include("kehu.customers.urls")),
     path("", include("kehu.core.urls")),
 ]
 

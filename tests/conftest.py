@@ -31,6 +31,9 @@ def _media_and_mail(settings, tmp_path):
     from django.utils import translation
 
     translation.activate("en")
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

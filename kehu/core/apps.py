@@ -19,6 +19,7 @@ class CoreConfig(AppConfig):
         r.register_right("basedata.dictionary", _("Edit the data dictionary"), "basedata")
         r.register_right("basedata.numbering", _("Edit numbering rules"), "basedata")
         r.register_right("system.logs", _("Browse audit and login logs"), "system")
+        r.register_right("system.settings", _("Change system settings"), "system")
         r.register_right("system.backup", _("Make and download backups"), "system")
         r.register_right("system.jobs", _("See everybody's background jobs"), "system")
         r.register_menu("basedata", _("Data dictionary"), "core:dict_list", "basedata.dictionary", "book", 10)
@@ -26,6 +27,7 @@ class CoreConfig(AppConfig):
             "basedata", _("Numbering rules"), "core:numbering_list", "basedata.numbering", "123", 20
         )
         r.register_menu("system", _("Audit log"), "core:audit_list", "system.logs", "clock-history", 50)
+        r.register_menu("system", _("System settings"), "core:settings", "system.settings", "sliders", 75)
         r.register_menu("system", _("Backups"), "core:backup_list", "system.backup", "archive", 80)
         r.register_menu("system", _("Background jobs"), "core:job_list", None, "hourglass-split", 70)
         for code, label, pattern in [
@@ -49,10 +51,11 @@ class CoreConfig(AppConfig):
         )
         from auditlog.registry import auditlog
 
-        from kehu.core.models import DictEntry, NumberingRule
+        from kehu.core.models import DictEntry, NumberingRule, Setting
 
         auditlog.register(DictEntry)
         auditlog.register(NumberingRule)
+        auditlog.register(Setting)
         from kehu.core import backup_views  # noqa: F401  (registers the backup job)
 
         post_migrate.connect(sync_after_migrate, sender=self)

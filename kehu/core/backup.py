@@ -266,9 +266,7 @@ def create_backup(path=None, *, using: str = DEFAULT_DB_ALIAS) -> Path:
         _check_database_ready(connection)
     except BackupError as exc:
         raise BackupError(
-            _(
-                "There is nothing to back up yet: the database is not fully migrated. Run “kehu migrate” first."
-            ),
+            _("Nothing to back up: the database is not fully migrated; run “kehu migrate” first."),
             code="not_migrated",
         ) from exc
     models = backed_up_models(using)

@@ -190,3 +190,20 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class Setting(models.Model):
+    """系统参数: a value an administrator may change (e.g. the public pool's rules).  The keys,
+    labels, types and defaults are declared by the modules (``registry.register_setting``)."""
+
+    key = models.CharField(_("key"), max_length=60, unique=True)
+    value = models.JSONField(_("value"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("system setting")
+        verbose_name_plural = _("system settings")
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key

@@ -111,6 +111,33 @@ def next_number(doc_type: str, *, on: date | None = None) -> str:
         return render(rule.pattern, day, counter.last)
 
 
+def reserve_numbers(doc_type: str, count: int, on: date | None = None) -> list[str]:
+    """Issue ``count`` consecutive numbers of ``doc_type`` with one locked counter update (bulk
+    imports: a hundred thousand ``next_number`` calls would take minutes).  Same rules as
+    :func:`next_number`: call it inside the transaction that saves the documents, so a rollback gives
+    the whole block back and the numbers stay gap-free."""
+    if count <= 0:
+        return []
+    day = on or timezone.localdate()
+    with transaction.atomic():
+        rule = ensure_rule(doc_type)
+        period = _period(rule.pattern, day)
+        NumberCounter.objects.bulk_create(
+            [NumberCounter(rule=rule, period=period, last=0)], ignore_conflicts=True
+        )
+        counter = NumberCounter.objects.select_for_update().get(rule=rule, period=period)
+        first = counter.last + 1
+        counter.last += count
+        counter.save(update_fields=["last"])
+    # Render the date part once; only the sequence changes from number to number.
+    seq_token = next(t for t in TOKEN_RE.findall(rule.pattern) if SEQ_RE.match(t))
+    width = int(SEQ_RE.match(seq_token).group(1))
+    head, _token, tail = rule.pattern.partition("{" + seq_token + "}")
+    head = render(head, day, 0) if head else ""
+    tail = render(tail, day, 0) if tail else ""
+    return [f"{head}{str(seq).zfill(width)}{tail}" for seq in range(first, first + count)]
+
+
 def preview(pattern: str, *, on: date | None = None) -> str:
     validate_pattern(pattern)
     return render(pattern, on or timezone.localdate(), 1)

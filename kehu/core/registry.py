@@ -41,6 +41,16 @@ class SearchProvider:
     right: str | None = None
 
 
+@dataclass(frozen=True)
+class SettingDef:
+    key: str
+    label: object
+    default: object
+    minimum: int | None = None
+    maximum: int | None = None
+    help: object = ""
+
+
 @dataclass
 class Registry:
     rights: dict[str, RightDef] = field(default_factory=dict)
@@ -49,6 +59,7 @@ class Registry:
     dict_types: dict[str, object] = field(default_factory=dict)
     document_types: dict[str, tuple[object, str]] = field(default_factory=dict)
     periodic: dict[str, dict] = field(default_factory=dict)
+    settings: dict[str, SettingDef] = field(default_factory=dict)
 
 
 registry = Registry()
@@ -93,3 +104,8 @@ def register_document_type(code: str, label, default_pattern: str) -> None:
 def register_periodic(name: str, task: str, schedule) -> None:
     """A job the worker's scheduler runs on ``schedule`` (a celery ``crontab``)."""
     registry.periodic[name] = {"task": task, "schedule": schedule}
+
+
+def register_setting(key: str, label, default: int, *, minimum=None, maximum=None, help="") -> None:
+    """An integer system parameter administrators edit on the settings page."""
+    registry.settings[key] = SettingDef(key, label, default, minimum, maximum, help)

@@ -108,6 +108,25 @@ class ListPage(RightRequiredMixin, TemplateView):
         ctx = self.get_context_data(filterset=filterset, page=page, sort=sort, **kwargs)
         return self.render_to_response(ctx)
 
+    def render_rows(self, objects) -> list:
+        """Rows as (object, [(cell value, link url or None, long text?)]), prepared here rather than
+        in the template: a list page renders hundreds of cells."""
+        from kehu.core.templatetags.kehu import cell
+
+        rows = []
+        for o in objects:
+            url = (
+                o.get_absolute_url()
+                if any(c.link for c in self.columns) and hasattr(o, "get_absolute_url")
+                else None
+            )
+            cells = []
+            for c in self.columns:
+                v = cell(c.value(o))
+                cells.append((v, url if c.link else None, isinstance(v, str) and len(v) > 60))
+            rows.append((o, cells))
+        return rows
+
     def get_page_size(self) -> int:
         try:
             return max(10, min(200, int(self.request.GET.get("per_page", self.paginate_by))))
@@ -120,7 +139,7 @@ class ListPage(RightRequiredMixin, TemplateView):
         ctx.update(
             title=self.title,
             columns=self.columns,
-            rows=[(o, [c.value(o) for c in self.columns]) for o in page.object_list],
+            rows=self.render_rows(page.object_list),
             breadcrumbs=self.breadcrumbs + [(self.title, None)],
             archivable=self.archivable,
             show_archived=self.request.GET.get("archived") == "1",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kehu.core import backup_views, views
+from kehu.core import backup_views, settings_views, views
 
 app_name = "core"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("basedata/numbering/", views.numbering_list, name="numbering_list"),
     path("basedata/numbering/<int:pk>/", views.numbering_edit, name="numbering_edit"),
     path("system/audit/", views.AuditListView.as_view(), name="audit_list"),
+    path("system/settings/", settings_views.settings_page, name="settings"),
     path("system/backups/", backup_views.backup_list, name="backup_list"),
     path("system/backups/new/", backup_views.backup_create, name="backup_create"),
     path("system/backups/<str:name>", backup_views.backup_download, name="backup_download"),

@@ -42,7 +42,7 @@ def dashboard(request):
     ctx = {
         "title": _("Dashboard"),
         "jobs": jobs_visible_to(user).filter(created_by=user)[:5],
-        "roles": list(user.roles.all()),
+        "roles": list(user._role_rows),
     }
     if user.has_right("system.logs"):
         from kehu.accounts.models import LoginLog, User
@@ -56,6 +56,12 @@ def dashboard(request):
             ).count(),
         }
         ctx["recent_changes"] = audit_entries().order_by("-timestamp")[:8]
+    from django.apps import apps
+
+    if apps.is_installed("kehu.customers"):
+        from kehu.customers.views import dashboard_data
+
+        ctx["customers"] = dashboard_data(user)  # reminders and my customers (None without the right)
     return render(request, "core/dashboard.html", ctx)
 
 

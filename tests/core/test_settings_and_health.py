@@ -69,3 +69,13 @@ def test_money_and_dates_are_shown_the_chinese_way():
         assert money(Decimal("0.005")) == "¥0.01"  # half-up
         assert money(Decimal("-1234567.125")) == "-¥1,234,567.13"
     assert cell(date(2026, 11, 23)) == "2026-11-23"
+
+
+def test_models_and_migrations_agree(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()

@@ -1,0 +1,254 @@
+"""Filters of the customer module's lists (django-filter).  Every filterset gets the request, so
+choices (owners, authors) stay inside what the user may see."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters as df
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core.models import DictEntry
+
+from .models import Activity, ChurnCase, Contact, Customer, FieldVisit, Tag
+from .normalize import normalize_phone
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+def dict_filter(type_code: str, label) -> df.ModelChoiceFilter:
+    return df.ModelChoiceFilter(
+        label=label, queryset=DictEntry.objects.filter(type=type_code).order_by("order", "pk")
+    )
+
+
+def colleagues(user):
+    """The users whose records ``user`` may see: themselves, their department's people for a
+    supervisor, everybody for a user who sees all."""
+    from kehu.accounts.models import User
+
+    qs = User.objects.filter(is_active=True).order_by("username")
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    if user.data_scope == "all":
+        return qs
+    if user.data_scope == "department":
+        return qs.filter(Q(pk=user.pk) | Q(department__in=user.scope_department_ids()))
+    return qs.filter(pk=user.pk)
+
+
+def customer_search_q(value: str, prefix: str = "") -> Q:
+    """One box: name or short name contains, number is, pinyin initials start with, or the phone
+    number (any spelling: +86, dashes, spaces) is the customer's or one of its contacts'."""
+    value = (value or "").strip()
+    if not value:
+        return Q()
+    p = prefix
+    q = (
+        Q(**{f"{p}name__icontains": value})
+        | Q(**{f"{p}short_name__icontains": value})
+        | Q(**{f"{p}number__iexact": value})
+    )
+    if value.isascii() and value.replace(" ", "").isalnum():
+        q |= Q(**{f"{p}pinyin__startswith": value.replace(" ", "").lower()})
+    phone = normalize_phone(value)
+    if phone:
+        contact_ids = Contact.objects.filter(Q(mobile_key=phone) | Q(phone_key=phone)).values("customer_id")
+        q |= Q(**{f"{p}phone_key": phone}) | Q(**{f"{p}pk__in": contact_ids})
+    return q
+
+
+class ScopedFilterSet(df.FilterSet):
+    """Owner/author choices limited to the people the user may see."""
+
+    people_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.people_fields:
+            if name in self.filters:
+                self.filters[name].queryset = colleagues(self.request.user)
+
+
+OWNER_ME = "me"
+OWNER_POOL = "pool"
+
+
+class CustomerFilter(df.FilterSet):
+    q = df.CharFilter(label=_("Name, pinyin, number or phone"), method="search")
+    status = df.ChoiceFilter(label=_("Status"), choices=Customer.Status.choices)
+    level = dict_filter("customer_level", _("Level"))
+    region = dict_filter("region", _("Region"))
+    industry = dict_filter("industry", _("Industry"))
+    owner = df.ChoiceFilter(label=_("Owner"), method="by_owner", empty_label=_("All (without the pool)"))
+    tag = df.ModelChoiceFilter(label=_("Tag"), field_name="tags", queryset=Tag.objects.all())
+    created_from = df.DateFilter(
+        label=_("Created from"), field_name="created_at", lookup_expr="date__gte", widget=DATE
+    )
+    created_to = df.DateFilter(
+        label=_("Created to"), field_name="created_at", lookup_expr="date__lte", widget=DATE
+    )
+    contact_from = df.DateFilter(
+        label=_("Last contact from"), field_name="last_activity_at", lookup_expr="date__gte", widget=DATE
+    )
+    contact_to = df.DateFilter(
+        label=_("Last contact to"), field_name="last_activity_at", lookup_expr="date__lte", widget=DATE
+    )
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(OWNER_ME, _("Me")), (OWNER_POOL, _("Public pool"))]
+        choices += [(str(u.pk), str(u)) for u in colleagues(self.request.user)]
+        self.filters["owner"].extra["choices"] = choices
+
+    def filter_queryset(self, queryset):
+        qs = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("owner"):
+            qs = qs.filter(owner__isnull=False)  # the pool has its own page
+        return qs
+
+    def search(self, qs, name, value):
+        return qs.filter(customer_search_q(value))
+
+    def by_owner(self, qs, name, value):
+        if value == OWNER_ME:
+            return qs.filter(owner=self.request.user)
+        if value == OWNER_POOL:
+            return qs.filter(owner__isnull=True)
+        return qs.filter(owner_id=value)
+
+
+class PoolFilter(df.FilterSet):
+    q = df.CharFilter(label=_("Name, pinyin, number or phone"), method="search")
+    status = df.ChoiceFilter(label=_("Status"), choices=Customer.Status.choices)
+    level = dict_filter("customer_level", _("Level"))
+    region = dict_filter("region", _("Region"))
+    industry = dict_filter("industry", _("Industry"))
+    released_from = df.DateFilter(
+        label=_("Released from"), field_name="released_at", lookup_expr="date__gte", widget=DATE
+    )
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def search(self, qs, name, value):
+        return qs.filter(customer_search_q(value))
+
+
+class ContactFilter(df.FilterSet):
+    q = df.CharFilter(label=_("Name, phone or e-mail"), method="search")
+    customer = df.CharFilter(label=_("Customer"), method="by_customer")
+    birthday_month = df.ChoiceFilter(
+        label=_("Birthday in"),
+        field_name="birthday",
+        lookup_expr="month",
+        choices=[(m, str(m)) for m in range(1, 13)],
+    )
+
+    class Meta:
+        model = Contact
+        fields: list[str] = []
+
+    def search(self, qs, name, value):
+        q = Q(name__icontains=value) | Q(email__icontains=value) | Q(wechat__icontains=value)
+        phone = normalize_phone(value)
+        if phone:
+            q |= Q(mobile_key=phone) | Q(phone_key=phone)
+        return qs.filter(q)
+
+    def by_customer(self, qs, name, value):
+        return qs.filter(customer_search_q(value, prefix="customer__"))
+
+
+class ActivityFilter(ScopedFilterSet):
+    people_fields = ("author",)
+
+    customer = df.CharFilter(label=_("Customer"), method="by_customer")
+    kind = dict_filter("activity_type", _("Type"))
+    author = df.ModelChoiceFilter(label=_("Recorded by"), queryset=Activity.objects.none())
+    since = df.DateFilter(label=_("From"), field_name="happened_at", lookup_expr="date__gte", widget=DATE)
+    until = df.DateFilter(label=_("To"), field_name="happened_at", lookup_expr="date__lte", widget=DATE)
+    unread = df.BooleanFilter(label=_("Unread comments only"), method="by_unread", widget=forms.CheckboxInput)
+    commented = df.BooleanFilter(label=_("Commented only"), method="by_commented", widget=forms.CheckboxInput)
+
+    class Meta:
+        model = Activity
+        fields: list[str] = []
+
+    def by_customer(self, qs, name, value):
+        return qs.filter(customer_search_q(value, prefix="customer__"))
+
+    def by_unread(self, qs, name, value):
+        return qs.filter(commented_at__isnull=False, comment_read_at__isnull=True) if value else qs
+
+    def by_commented(self, qs, name, value):
+        return qs.filter(commented_at__isnull=False) if value else qs
+
+
+WEEK_CHOICES = [("last", _("Last week")), ("this", _("This week")), ("next", _("Next week"))]
+
+
+def week_bounds(which: str, today=None):
+    today = today or timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    offset = {"last": -7, "this": 0, "next": 7}.get(which, 0)
+    start = monday + timedelta(days=offset)
+    return start, start + timedelta(days=6)
+
+
+class VisitFilter(ScopedFilterSet):
+    people_fields = ("user",)
+
+    week = df.ChoiceFilter(label=_("Week"), choices=WEEK_CHOICES, method="by_week")
+    since = df.DateFilter(label=_("From"), field_name="planned_on", lookup_expr="gte", widget=DATE)
+    until = df.DateFilter(label=_("To"), field_name="planned_on", lookup_expr="lte", widget=DATE)
+    user = df.ModelChoiceFilter(label=_("Who"), queryset=FieldVisit.objects.none())
+    status = df.ChoiceFilter(label=_("Status"), choices=FieldVisit.Status.choices)
+    customer = df.CharFilter(label=_("Customer"), method="by_customer")
+
+    class Meta:
+        model = FieldVisit
+        fields: list[str] = []
+
+    def by_week(self, qs, name, value):
+        start, end = week_bounds(value)
+        return qs.filter(planned_on__gte=start, planned_on__lte=end)
+
+    def by_customer(self, qs, name, value):
+        return qs.filter(customer_search_q(value, prefix="customer__"))
+
+
+OPEN_STATUSES = "active"
+
+
+class ChurnFilter(df.FilterSet):
+    status = df.ChoiceFilter(
+        label=_("Status"),
+        choices=[(OPEN_STATUSES, _("Open or deferred")), *ChurnCase.Status.choices],
+        method="by_status",
+        empty_label=_("All"),
+    )
+    customer = df.CharFilter(label=_("Customer"), method="by_customer")
+    since = df.DateFilter(
+        label=_("Opened from"), field_name="opened_at", lookup_expr="date__gte", widget=DATE
+    )
+
+    class Meta:
+        model = ChurnCase
+        fields: list[str] = []
+
+    def by_status(self, qs, name, value):
+        if value == OPEN_STATUSES:
+            return qs.filter(status__in=[ChurnCase.Status.OPEN, ChurnCase.Status.DEFERRED])
+        return qs.filter(status=value)
+
+    def by_customer(self, qs, name, value):
+        return qs.filter(customer_search_q(value, prefix="customer__"))
