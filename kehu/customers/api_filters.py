@@ -70,7 +70,7 @@ class CustomerFilter(ArchivedFilterMixin):
             return qs
         q = Q(name__icontains=value) | Q(short_name__icontains=value) | Q(number__iexact=value)
         if value.isascii() and value.isalnum():
-            q |= Q(pinyin__startswith=value.lower())
+            q |= Q(pinyin__startswith=value.lower()) | Q(pinyin_short__startswith=value.lower())
         phone = normalize_phone(value)
         if phone:
             contacts = Contact.objects.filter(archived_at__isnull=True).filter(

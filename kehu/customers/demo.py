@@ -223,7 +223,8 @@ def load(count: int = 300, seed: int = 20261123):
             assigned_at=created if owner else None,
         )
         c.name_key = normalize_company_name(c.name)
-        c.pinyin = pinyin_initials(c.short_name or c.name)
+        c.pinyin = pinyin_initials(c.name)
+        c.pinyin_short = pinyin_initials(c.short_name) if c.short_name else ""
         c.phone_key = normalize_phone(c.phone)
         c.birthday_md = month_day(c.birthday)
         customers.append((c, created))

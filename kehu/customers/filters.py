@@ -53,7 +53,8 @@ def customer_search_q(value: str, prefix: str = "") -> Q:
         | Q(**{f"{p}number__iexact": value})
     )
     if value.isascii() and value.replace(" ", "").isalnum():
-        q |= Q(**{f"{p}pinyin__startswith": value.replace(" ", "").lower()})
+        initials = value.replace(" ", "").lower()
+        q |= Q(**{f"{p}pinyin__startswith": initials}) | Q(**{f"{p}pinyin_short__startswith": initials})
     phone = normalize_phone(value)
     if phone:
         contact_ids = Contact.objects.filter(Q(mobile_key=phone) | Q(phone_key=phone)).values("customer_id")

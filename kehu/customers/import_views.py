@@ -149,7 +149,7 @@ class RunForm(forms.Form):
             (imp.VALID_ONLY, gettext_lazy("Valid rows only: skip the bad rows")),
         ],
         initial=imp.ALL_OR_NOTHING,
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
 
 
@@ -296,7 +296,7 @@ def _template_response(request, kind: str) -> HttpResponse:
         example["status"] = str(Customer.Status.PROSPECT.label)
         example["contact_gender"] = str(Contact.Gender.MALE.label)
         if zh:
-            example.update(kind="公司", status="潜在", contact_gender="男")
+            example.update(kind="公司", status="意向", contact_gender="男")
     else:
         example["contact_gender"] = "女" if zh else str(Contact.Gender.FEMALE.label)
     bold, required = Font(bold=True), Font(bold=True, color="C00000")
@@ -320,7 +320,7 @@ def _template_response(request, kind: str) -> HttpResponse:
     ]
     columns.append((_("Kind"), ["公司", "个人"] if zh else [str(x.label) for x in Customer.Kind]))
     columns.append(
-        (_("Status"), ["潜在", "签约", "休眠", "流失"] if zh else [str(x.label) for x in Customer.Status])
+        (_("Status"), ["意向", "签约", "沉默", "流失"] if zh else [str(x.label) for x in Customer.Status])
     )
     columns.append((_("Gender"), ["男", "女"] if zh else [str(x.label) for x in Contact.Gender]))
     columns.append((_("Ratings"), ["1", "2", "3", "4", "5"]))

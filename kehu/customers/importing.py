@@ -94,8 +94,8 @@ from kehu.core.errors import PermissionDeniedError, ValidationFailed
 from kehu.core.models import DictEntry
 from kehu.core.registry import registry
 
-from .models import Contact, Customer, CustomerShare, Tag
-from .normalize import _PUNCT, COMPANY_SUFFIXES, fold, is_valid_email, normalize_phone
+from .models import Contact, Customer, CustomerShare, Tag, month_day
+from .normalize import _PUNCT, COMPANY_SUFFIXES, fold, is_valid_email, is_valid_mobile, normalize_phone
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -170,7 +170,7 @@ CUSTOMER_FIELDS: list[ImportField] = [
     _f("region", gettext_lazy("Region"), "地区", "Region", "区域"),
     _f("industry", gettext_lazy("Industry"), "行业", "Industry", "所属行业"),
     _f("source", gettext_lazy("Source"), "来源", "Source", "客户来源", "customer source"),
-    _f("status", gettext_lazy("Status"), "状态", "Status", "客户状态", example="潜在"),
+    _f("status", gettext_lazy("Status"), "状态", "Status", "客户状态", example="意向"),
     _f(
         "credit_rating",
         gettext_lazy("Credit rating (1–5)"),
@@ -929,6 +929,8 @@ KIND_ALIASES = {
     "person": "individual",
 }
 STATUS_ALIASES = {
+    "沉默": "dormant",
+    "沉默客户": "dormant",
     "潜在": "prospect",
     "潜在客户": "prospect",
     "意向": "prospect",
@@ -1053,7 +1055,7 @@ class Checker:
             "status": _choices(STATUS_ALIASES, statuses),
             "contact_gender": _choices(GENDER_ALIASES, genders),
             "phone": self._phone,
-            "contact_mobile": self._phone,
+            "contact_mobile": self._mobile,
             "contact_phone": self._phone,
             "contact_email": _email,
             "tax_number": _upper(30),
@@ -1095,6 +1097,13 @@ class Checker:
             raise Bad(_("Longer than %(max)s characters.") % {"max": 40})
         self.phone_key_of[v] = key
         return v
+
+    def _mobile(self, raw: str) -> str | None:
+        """A contact's mobile: ``services._clean_contact``'s rule (``is_valid_mobile``)."""
+        v = raw.strip()
+        if v and not is_valid_mobile(v):
+            raise Bad(_("%(phone)s is not a phone number.") % {"phone": v})
+        return self._phone(v)
 
     # dictionaries, ratings and owners
     def _load_dictionaries(self):
@@ -1417,6 +1426,8 @@ class Checker:
         f = {k[8:]: v for k, v in values.items()}
         f["mobile_key"] = self.phone_key_of.get(f.get("mobile", ""), "")
         f["phone_key"] = self.phone_key_of.get(f.get("phone", ""), "")
+        if "birthday" in f:
+            f["birthday_md"] = month_day(f["birthday"])
         return f
 
     def _check_contacts(self, out: Outcome, headers, mapping, rows):
@@ -1637,7 +1648,8 @@ class Writer:
         for nc, number in zip(batch, numbers, strict=True):
             f = nc.fields
             f["number"] = number
-            f["pinyin"] = pinyin_key(f.get("short_name") or f["name"])
+            f["pinyin"] = pinyin_key(f["name"])
+            f["pinyin_short"] = pinyin_key(f["short_name"]) if f.get("short_name") else ""
             rows.append(f)
         self.customer_insert.insert(rows)
         ids = {}
@@ -1964,7 +1976,7 @@ class ImportSession:
 
     def _write_all(self, writer: Writer, outcome: Outcome, progress, total: int, *, mode: str, job):
         if mode == ALL_OR_NOTHING:
-            with transaction.atomic():
+            with progress.side_channel(), transaction.atomic():
                 created, contacts = self._write(writer, outcome, progress, total)
                 writer.audit(
                     session=self, job=job, mode=mode, customers=created, contacts=contacts, skipped=0
@@ -2098,20 +2110,32 @@ class _Progress:
     over a second connection (PostgreSQL) so the job page sees it before the commit; SQLite has a
     single writer, so there the page sees the writing phase end at once."""
 
+    every = 0.2  # seconds between two updates of the job row
+
     def __init__(self, ctx, total: int):
         self.ctx = ctx
         self.total = total
         self._pool = None
         self._last = 0.0
+        self._side = False
+
+    @contextlib.contextmanager
+    def side_channel(self):
+        """Around the one transaction of an all-or-nothing import."""
+        self._side = True
+        try:
+            yield
+        finally:
+            self._side = False
 
     def __call__(self, done: int, message: str = "") -> None:
         if self.ctx is None:
             return
         now = time.monotonic()
-        if done not in (0, self.total) and now - self._last < 0.2:
+        if done not in (0, self.total) and now - self._last < self.every:
             return
         self._last = now
-        if connection.in_atomic_block and connection.vendor == "postgresql":
+        if self._side and connection.vendor == "postgresql":
             from concurrent.futures import ThreadPoolExecutor
 
             from kehu.core.models import Job

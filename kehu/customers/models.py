@@ -44,6 +44,7 @@ class Customer(Archivable):
     short_name = models.CharField(_("short name"), max_length=60, blank=True)
     name_key = models.CharField(_("normalised name"), max_length=120, db_index=True, editable=False)
     pinyin = models.CharField(_("pinyin initials"), max_length=60, db_index=True, editable=False)
+    pinyin_short = models.CharField(max_length=60, blank=True, db_index=True, editable=False)
     level = dict_fk("customer_level", _("level"))
     region = dict_fk("region", _("region"))
     industry = dict_fk("industry", _("industry"))
@@ -91,6 +92,7 @@ class Customer(Archivable):
     last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
     released_at = models.DateTimeField(_("released to the pool at"), null=True, blank=True)
+    release_reason = models.CharField(_("why it was released"), max_length=200, blank=True)
     created_by = models.ForeignKey(
         USER, verbose_name=_("created by"), null=True, on_delete=models.SET_NULL, related_name="+"
     )

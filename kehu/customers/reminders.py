@@ -22,7 +22,12 @@ from .selectors import (
 
 def _birthday_q(field: str, today: date, days: int) -> Q:
     """Birthdays from today to ``days`` ahead, through the indexed month-day column."""
-    return Q(**{f"{field}_md__in": [month_day(today + timedelta(days=i)) for i in range(days + 1)]})
+    days_ahead = [today + timedelta(days=i) for i in range(days + 1)]
+    mds = [month_day(d) for d in days_ahead]
+    leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
+    if not leap and 301 in mds:
+        mds.append(229)  # born on 29 February: remembered on 1 March in other years
+    return Q(**{f"{field}_md__in": mds})
 
 
 def reminders_for(user, *, today: date | None = None, days: int = 7, limit: int = 20) -> dict:

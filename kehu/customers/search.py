@@ -8,7 +8,7 @@ def search_customers(user, text, limit):
     """Name, short name, pinyin initials (bjhx), number, phone or tax number."""
     q = Q(name__icontains=text) | Q(short_name__icontains=text) | Q(number__iexact=text)
     if text.isascii() and text.isalnum():
-        q |= Q(pinyin__startswith=text.lower())
+        q |= Q(pinyin__startswith=text.lower()) | Q(pinyin_short__startswith=text.lower())
     phone = normalize_phone(text)
     if phone:
         q |= Q(phone_key=phone) | Q(contacts__mobile_key=phone) | Q(contacts__phone_key=phone)

@@ -155,7 +155,8 @@ def _clean_customer(c: Customer) -> None:
         c.birthday = None
     c.birthday_md = month_day(c.birthday)
     c.name_key = normalize_company_name(c.name)
-    c.pinyin = pinyin_initials(c.short_name or c.name) if c.short_name else pinyin_initials(c.name)
+    c.pinyin = pinyin_initials(c.name)
+    c.pinyin_short = pinyin_initials(c.short_name) if c.short_name else ""
     c.phone_key = normalize_phone(c.phone)
 
 
@@ -344,7 +345,8 @@ def release_to_pool(customer: Customer, *, by, reason: str = "") -> Customer:
             raise PermissionDeniedError(_("Only the owner or a supervisor releases a customer."))
         c.owner = None
         c.released_at = timezone.now()
-        c.save(update_fields=["owner", "released_at", "updated_at"])
+        c.release_reason = (reason or "").strip()[:200]
+        c.save(update_fields=["owner", "released_at", "release_reason", "updated_at"])
         CustomerShare.objects.filter(customer=c).delete()
         return c
 
@@ -429,6 +431,11 @@ def merge_customers(source: Customer, target: Customer, *, by) -> Customer:
         CustomerShare.objects.filter(
             customer=src, user__in=CustomerShare.objects.filter(customer=dst).values("user")
         ).delete()
+        # One open churn case per customer: the source's open cases end in the target's.
+        if ChurnCase.objects.filter(customer=dst, status__in=["open", "deferred"]).exists():
+            ChurnCase.objects.filter(customer=src, status__in=["open", "deferred"]).update(
+                status=ChurnCase.Status.RECOVERED, closed_at=timezone.now(), closed_by=by
+            )
         moved = {}
         for rel in Customer._meta.get_fields(include_hidden=True):
             if not (rel.is_relation and rel.auto_created and not rel.concrete):
@@ -536,7 +543,12 @@ def record_activity(
         raise ValidationFailed(_("The subject is required."), details={"field": "subject"})
     with transaction.atomic():
         c = _lock(customer)
-        if by.is_read_only or not by.has_right("customers.edit") or not can_see(by, c) or c.owner_id is None:
+        # The owner, an edit share, a supervisor — or a role that serves every customer (客服).
+        may = c.owner_id is not None and (
+            can_edit_customer(by, c)
+            or (by.data_scope == "all" and by.has_right("customers.edit") and not by.is_read_only)
+        )
+        if not may:
             raise PermissionDeniedError(_("You may not record activities for this customer."))
         if contact is not None and contact.customer_id != c.pk:
             raise ValidationFailed(
@@ -673,10 +685,12 @@ def open_churn_cases(*, now=None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(days=30 * months)
     open_cases = ChurnCase.objects.filter(status__in=[ChurnCase.Status.OPEN, ChurnCase.Status.DEFERRED])
+    recently_recovered = ChurnCase.objects.filter(status=ChurnCase.Status.RECOVERED, closed_at__gte=cutoff)
     candidates = (
         Customer.objects.active()
         .filter(status=Customer.Status.SIGNED)
         .exclude(pk__in=open_cases.values("customer_id"))
+        .exclude(pk__in=recently_recovered.values("customer_id"))
         .filter(
             Q(last_order_at__lt=cutoff)
             | Q(last_order_at__isnull=True, last_activity_at__lt=cutoff)

@@ -237,7 +237,7 @@ def test_create_with_codes_reads_codes_and_labels(demo, api_for):
     assert (body["level"], body["region"], body["industry"], body["source"]) == ("vip", "east", "it", "web")
     assert body["level_detail"] == {"code": "vip", "label": "Strategic"}
     assert body["status"] == "prospect" and body["status_label"] == "Prospect"
-    assert sorted(body["tags"]) == ["政府项目", "高潜力"] and body["pinyin"] == "njzk"
+    assert sorted(body["tags"]) == ["政府项目", "高潜力"] and body["pinyin"] == "njzkxxjsyxgs"
     assert "confirm_duplicate" not in body
     zh = c.get(f"{API}/customers/{body['id']}/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
     assert zh["level"] == "vip" and zh["level_detail"]["label"] == "战略客户"

@@ -212,7 +212,8 @@ def test_xlsx_with_chinese_headings_through_dry_run_and_job(
     assert job.percent == 100 and (job.done, job.total) == (8, 8)  # checking, then writing: 2 × 4 rows
     hx = Customer.objects.get(name="北京华夏科技有限公司")
     assert hx.owner == demo["manager"] and hx.created_by == demo["manager"] and hx.assigned_at
-    assert hx.name_key == normalize_company_name(hx.name) and hx.pinyin == pinyin_initials("华夏")
+    assert hx.name_key == normalize_company_name(hx.name) and hx.pinyin == pinyin_initials(hx.name)
+    assert hx.pinyin_short == pinyin_initials("华夏")
     assert hx.phone_key == normalize_phone("010-6552 1234") and hx.tax_number == "91110000MA01ABCD1X"
     assert (hx.level.code, hx.region.code, hx.industry.code, hx.source.code) == (
         "key",
@@ -801,3 +802,139 @@ def test_old_import_sessions_are_removed(demo, settings):
     old.mkdir(parents=True)
     os.utime(old, (0, 0))
     assert importing.purge_old_sessions() == 1 and not old.exists()
+
+
+# --- the same rules as the services ---------------------------------------------------------------
+
+SAMPLES = [
+    "13800138000",
+    "+86 138-0013-8000",
+    "0086 139 1234 5678",
+    "010-6552 1234",
+    "(010) 6552 1234 转 808",
+    "12",
+    "abc",
+    "138001380001",
+    "21234567",
+    "+1 415 555 0100",
+    "a@b.cn",
+    "not an e-mail",
+    "张三@公司.中国",
+]
+
+
+def _accepts(conv, value) -> bool:
+    try:
+        conv(value)
+    except importing.Bad:
+        return False
+    return True
+
+
+def _service_accepts(clean, obj) -> bool:
+    from kehu.core.errors import ValidationFailed
+
+    try:
+        clean(obj)
+    except ValidationFailed:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("value", SAMPLES)
+def test_cells_are_judged_as_the_services_judge_them(value, demo):
+    """If the services' rules change, the import follows or this fails."""
+    conv = importing.Checker(demo["manager"]).converters
+    assert _accepts(conv["phone"], value) == _service_accepts(
+        services._clean_customer, Customer(name="甲", phone=value)
+    )
+    assert _accepts(conv["contact_mobile"], value) == _service_accepts(
+        services._clean_contact, Contact(name="甲", mobile=value)
+    )
+    assert _accepts(conv["contact_phone"], value) == _service_accepts(
+        services._clean_contact, Contact(name="甲", phone=value)
+    )
+    assert _accepts(conv["contact_email"], value) == _service_accepts(
+        services._clean_contact, Contact(name="甲", email=value)
+    )
+
+
+def test_imported_rows_carry_what_the_services_derive(demo, client_for, django_capture_on_commit_callbacks):
+    """Every derived column the services fill (keys, pinyin, birthday month-day, tax number in
+    capitals) is filled the same way by the import."""
+    from datetime import date
+
+    client = client_for("manager")
+    rows = [
+        ["客户名称", "简称", "电话", "税号", "联系人", "手机", "联系人电话", "生日"],
+        [
+            "深圳市腾飞（集团）有限公司",
+            "腾飞",
+            "+86 755 8888 1234",
+            " 91440300ab12345678 ",
+            "马小云",
+            "139-1234-5678",
+            "0755 8888 1235 转 12",
+            "1990年3月7日",
+        ],
+    ]
+    session = session_of(upload(client, customers=csv_file(rows)))
+    check(client, session)
+    run(client, session, "all", django_capture_on_commit_callbacks)
+    imported = Customer.objects.get()
+    contact = imported.contacts.get()
+    by_service = Customer(
+        name=imported.name, short_name="腾飞", phone="+86 755 8888 1234", tax_number=" 91440300ab12345678 "
+    )
+    services._clean_customer(by_service)
+    by_service_contact = Contact(
+        name="马小云", mobile="139-1234-5678", phone="0755 8888 1235 转 12", birthday=date(1990, 3, 7)
+    )
+    services._clean_contact(by_service_contact)
+    for f in ("name_key", "pinyin", "phone_key", "tax_number", "birthday_md"):
+        assert getattr(imported, f) == getattr(by_service, f), f
+    for f in ("mobile_key", "phone_key", "birthday", "birthday_md"):
+        assert getattr(contact, f) == getattr(by_service_contact, f), f
+    assert contact.birthday_md == 307
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_all_or_nothing_progress_shows_before_the_commit_on_postgresql(demo, monkeypatch):
+    """The job page polls the job row from another connection: on PostgreSQL it sees the writing
+    phase advance while the import's one transaction is still open."""
+    import threading
+
+    from django.db import connection
+
+    from kehu.core.jobs import JobContext
+
+    by = demo["manager"]
+    rows = [["客户名称"]] + [[f"进度测试{i}有限公司"] for i in range(6)]
+    session = importing.ImportSession.start(user=by, files={"customers": csv_file(rows)})
+    job = Job.objects.create(name="customers.import", label="x", created_by=by, status=Job.Status.RUNNING)
+    monkeypatch.setattr(importing, "BATCH_SIZE", 2)
+    monkeypatch.setattr(importing._Progress, "every", 0)
+    seen = []
+    write = importing.Writer.customers
+
+    def write_and_look(self, batch):
+        result = write(self, batch)
+        assert connection.in_atomic_block
+
+        def look():
+            try:
+                seen.append((Job.objects.get(pk=job.pk).done, Customer.objects.count()))
+            finally:
+                connection.close()
+
+        t = threading.Thread(target=look)
+        t.start()
+        t.join()
+        return result
+
+    monkeypatch.setattr(importing.Writer, "customers", write_and_look)
+    result = session.execute(by=by, mode=importing.ALL_OR_NOTHING, ctx=JobContext(job))
+    assert result["customers"] == 6
+    assert seen[1] == (6 + 2, 0) and seen[2] == (6 + 4, 0)  # progress visible, customers not yet
+    assert Customer.objects.count() == 6

@@ -389,3 +389,47 @@ def test_two_supervisors_transferring_the_same_customer_one_wins():
     )
     assert len(results) == 1 and len(errors) == 1
     assert errors[0].code == "conflict"
+
+
+def test_merge_when_both_have_an_open_churn_case(demo, hx):
+    dup = services.create_customer(
+        by=demo["manager"], name="华夏科技北京分部", confirm_duplicate=True, status="signed"
+    )
+    ChurnCase.objects.create(customer=hx)
+    ChurnCase.objects.create(customer=dup)
+    services.merge_customers(dup, hx, by=demo["manager"])
+    assert ChurnCase.objects.filter(customer=hx, status__in=["open", "deferred"]).count() == 1
+    assert ChurnCase.objects.filter(customer=hx, status="recovered").count() == 1
+
+
+def test_a_read_only_share_cannot_record_activities(demo, hx):
+    services.share_customer(hx, user=demo["manager2"], can_edit=False, by=demo["manager"])
+    with pytest.raises(PermissionDeniedError):
+        services.record_activity(
+            customer=hx, by=demo["manager2"], kind=dict_entry("activity_type", "call"), subject="x"
+        )
+    services.record_activity(
+        customer=hx, by=demo["service"], kind=dict_entry("activity_type", "call"), subject="售后回访"
+    )  # 客服 serves every customer
+    assert hx.activities.count() == 1
+
+
+def test_a_recovered_customer_does_not_reopen_at_once(demo, hx):
+    Customer.objects.filter(pk=hx.pk).update(last_activity_at=timezone.now() - timedelta(days=200))
+    services.open_churn_cases()
+    services.recover_churn(ChurnCase.objects.get(customer=hx), by=demo["manager"])
+    assert services.open_churn_cases() == 0
+
+
+def test_release_keeps_the_reason(demo, hx):
+    services.release_to_pool(hx, by=demo["manager"], reason="客户已转由代理商服务")
+    hx.refresh_from_db()
+    assert hx.release_reason == "客户已转由代理商服务"
+
+
+def test_short_name_initials_are_searchable_too(demo):
+    from kehu.customers.search import search_customers
+
+    services.create_customer(by=demo["manager"], name="北京华夏科技有限公司", short_name="华夏科技")
+    assert [h["title"] for h in search_customers(demo["manager"], "bjhx", 5)] == ["北京华夏科技有限公司"]
+    assert [h["title"] for h in search_customers(demo["manager"], "hxkj", 5)] == ["北京华夏科技有限公司"]
