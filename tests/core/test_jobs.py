@@ -85,6 +85,9 @@ def test_a_job_runs_on_a_celery_worker_through_redis(settings):
             app._pool.force_close_all()
         app._pool = None
         app.amqp._producer_pool = None
+        from kombu import pools
+
+        pools.reset()  # kombu's process-wide producer pools still hold the closed connections
 
     app.conf.update(
         broker_url=url,
