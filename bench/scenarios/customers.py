@@ -69,9 +69,20 @@ def add_arguments(parser) -> None:
     g.add_argument(
         "--list-seconds",
         type=float,
-        default=240.0,
+        default=200.0,
         help="stop a role's list measurement after this many seconds even below --list-requests "
-        "(default 240; said in the output when it happens)",
+        "(default 200; said in the output when it happens)",
+    )
+    g.add_argument(
+        "--list-raw-every",
+        type=int,
+        help="run the raw-SQL baseline beside one list request in N (default 3; quick 1)",
+    )
+    g.add_argument(
+        "--caller-seconds",
+        type=float,
+        default=75.0,
+        help="stop a role's caller-ID measurement after this many seconds (default 75)",
     )
 
 
@@ -86,6 +97,8 @@ def _settings(args, engine: str) -> dict:
         "users": 200,
         "list_requests": args.list_requests or (45 if quick else 210),
         "list_seconds": args.list_seconds,
+        "list_raw_every": args.list_raw_every or (1 if quick else 3),
+        "caller_seconds": args.caller_seconds,
         "caller_requests": args.caller_requests or (60 if quick else 300),
         "import_rows": args.import_rows or (10_000 if quick else 100_000),
         "detail_requests": args.detail_requests or (5 if quick else 30),
@@ -187,9 +200,12 @@ def _report(r: dict, config: dict, db, wall: float) -> dict:
                 {"key": "p50_ms", "title": "p50 ms", "format": "{:.1f}"},
                 {"key": "p95_ms", "title": "p95 ms", "format": "{:.1f}"},
                 {"key": "p99_ms", "title": "p99 ms", "format": "{:.1f}"},
+                {"key": "raw_n", "title": "raw n"},
                 {"key": "raw_p50_ms", "title": "raw p50", "format": "{:.2f}"},
                 {"key": "raw_p95_ms", "title": "raw p95", "format": "{:.2f}"},
                 {"key": "ratio_p95", "title": "p95 ÷ raw", "format": "{:.1f}"},
+                {"key": "rewrite_p50_ms", "title": "rewrite p50", "format": "{:.2f}"},
+                {"key": "rewrite_p95_ms", "title": "rewrite p95", "format": "{:.2f}"},
                 {"key": "rows", "title": "rows/page", "format": "{:.1f}"},
                 {"key": "other_cpu_cores", "title": "other cores", "format": "{:.2f}"},
                 {"key": "verdict", "title": "budget"},
@@ -420,18 +436,15 @@ class Names:
         nw = len(self.words)
         return c % nc, (c // nc) % nw, c // (nc * nw), SUFFIXES[_hash(i, 1) % len(SUFFIXES)]
 
-    def company(self, i: int, with_short: bool) -> tuple[str, str, str, str, int]:
-        """(name, short name, name key, pinyin initials, city index)."""
+    def company(self, i: int, with_short: bool) -> tuple[str, str, str, str, str, int]:
+        """(name, short name, name key, initials of the name, initials of the short name, city index)."""
         ci, wi, ti, suffix = self.parts(i)
         city, word, trade = CITIES[ci][0], self.words[wi], TRADES[ti]
         name = city + word + trade + suffix
+        full = (self.ini_city[ci] + self.ini_word[wi] + self.ini_trade[ti] + self.ini_suffix[suffix])[:60]
         if with_short:
-            short = word + trade
-            pinyin = self.ini_word[wi] + self.ini_trade[ti]
-        else:
-            short = ""
-            pinyin = self.ini_city[ci] + self.ini_word[wi] + self.ini_trade[ti] + self.ini_suffix[suffix]
-        return name, short, city + word + trade, pinyin[:60], ci
+            return name, word + trade, city + word + trade, full, self.ini_word[wi] + self.ini_trade[ti], ci
+        return name, "", city + word + trade, full, "", ci
 
 
 def landline(area: str, local: int, style: int) -> tuple[str, str]:
@@ -595,24 +608,44 @@ class Worker:
     ]  # fmt: skip
 
     def check_columns(self) -> None:
-        """Columns the generator leaves out must be nullable: a NOT NULL column added to the models
-        since this was written would otherwise fail the load with a less helpful error."""
+        """The columns each table is loaded with: the generator's, then (the models change while the
+        module is being written) any other NOT NULL column with a constant — its default, or "" for
+        a text column; nullable ones stay NULL.  ``pinyin_short`` (the initials of the short name,
+        beside those of the whole name in ``pinyin``) is filled when the model has it."""
         from kehu.customers.models import Activity, Contact, Customer
 
+        self.split_pinyin = any(f.column == "pinyin_short" for f in Customer._meta.concrete_fields)
+        self.layout = {}
+        self.added_columns = []
         for model, cols in (
-            (Customer, self.CUSTOMER_COLUMNS),
+            (Customer, self.CUSTOMER_COLUMNS + (["pinyin_short"] if self.split_pinyin else [])),
             (Contact, self.CONTACT_COLUMNS),
             (Activity, self.ACTIVITY_COLUMNS),
         ):
+            table = model._meta.db_table
             names = {f.column for f in model._meta.concrete_fields}
             unknown = set(cols) - names
-            missing = [f.column for f in model._meta.concrete_fields if f.column not in cols and not f.null]
-            if unknown or missing:
+            if unknown:
                 raise BenchError(
-                    f"{model._meta.db_table}: the generator's columns no longer fit the model "
-                    f"(unknown {sorted(unknown)}, NOT NULL and not filled {missing}); "
-                    "update bench/scenarios/customers.py"
+                    f"{table}: no columns {sorted(unknown)}; update bench/scenarios/customers.py"
                 )
+            extra_cols, extra_vals = [], []
+            for f in model._meta.concrete_fields:
+                if f.column in cols or f.null or f.primary_key:
+                    continue
+                if f.has_default():
+                    value = f.get_default()
+                elif f.get_internal_type() in ("CharField", "TextField", "SlugField", "EmailField"):
+                    value = ""
+                else:
+                    raise BenchError(
+                        f"{table}.{f.column} is NOT NULL without a default and the generator does not "
+                        "fill it; update bench/scenarios/customers.py"
+                    )
+                extra_cols.append(f.column)
+                extra_vals.append(("1" if value else "0") if isinstance(value, bool) else str(value))
+                self.added_columns.append(f"{table}.{f.column}={value!r}")
+            self.layout[table] = (list(cols) + extra_cols, tuple(extra_vals))
 
     def seed_plan(self) -> None:
         from kehu.core.models import DictEntry
@@ -658,10 +691,14 @@ class Worker:
     def customer_rows(self, lo: int, hi: int):
         names, dt, n_ = self.names, self.dt, NULL
         admin = str(self.admin.pk)
+        split = self.split_pinyin
+        tail = self.layout["cst_customer"][1]
         levels, regions, inds, srcs = self.levels, self.regions, self.industries, self.sources
         for i in range(lo, hi):
             h = _hash(i)
-            name, short, key, pinyin, ci = names.company(i, with_short=h & 1 == 0)
+            name, short, key, pinyin, pinyin_short, ci = names.company(i, with_short=h & 1 == 0)
+            if not split:  # before pinyin_short: the initials of the short name, else of the name
+                pinyin = pinyin_short or pinyin
             city, area = CITIES[ci]
             owner = self.owner_of(i)
             created = self.t_first + i * self.t_step
@@ -704,11 +741,14 @@ class Worker:
                 str(owner) if owner else admin,
                 created_s,
                 created_s,
+                *((pinyin_short,) if split else ()),
+                *tail,
             )
 
     def contact_rows(self, lo: int, hi: int):
         dt, n_ = self.dt, NULL
         names = self.names
+        tail = self.layout["cst_linkman"][1]
         for i in range(lo, hi):
             count = CONTACTS_PER_CUSTOMER[i % len(CONTACTS_PER_CUSTOMER)]
             first = self.first_contact(i)
@@ -743,12 +783,14 @@ class Worker:
                     "1" if k == 0 else "0",
                     "",
                     created_s,
+                    *tail,
                 )
 
     def activity_rows(self, lo: int, hi: int):
         dt = self.dt
         kinds = self.activity_kinds
         admin = self.admin.pk
+        tail = self.layout["cst_activity"][1]
         for i in range(lo, hi):
             if i % 2:
                 continue
@@ -767,6 +809,7 @@ class Worker:
                 str(self.owner_of(i) or admin),
                 "",
                 at,
+                *tail,
             )
 
     def _copy(self, table: str, columns: list[str], rows_of, total: int, chunk: int = 20_000) -> int:
@@ -867,11 +910,12 @@ class Worker:
                 else:
                     notes.append("seeding: not a superuser, so the foreign-key checks ran during COPY")
         try:
-            for table, cols, gen, total in (
-                ("cst_customer", self.CUSTOMER_COLUMNS, self.customer_rows, n),
-                ("cst_linkman", self.CONTACT_COLUMNS, self.contact_rows, n),
-                ("cst_activity", self.ACTIVITY_COLUMNS, self.activity_rows, n),
+            for table, gen in (
+                ("cst_customer", self.customer_rows),
+                ("cst_linkman", self.contact_rows),
+                ("cst_activity", self.activity_rows),
             ):
+                cols, total = self.layout[table][0], n
                 t0 = time.perf_counter()
                 rows = self._copy(table, cols, gen, total)
                 secs = time.perf_counter() - t0
@@ -958,16 +1002,22 @@ class Worker:
         CustomerShare.objects.bulk_create(
             [CustomerShare(customer_id=pk, user=self.manager, shared_by=self.admin) for pk in picks]
         )
+        ids = [self.cid0 + i for i in range(0, self.n, max(1, self.n // 500))]
+        fields = ["name", "short_name", "name_key", "pinyin", "phone", "phone_key"]
         sample = list(
-            Customer.objects.filter(number__startswith=NUMBER_PREFIX)
-            .order_by("pk")
-            .values_list("name", "short_name", "name_key", "pinyin", "phone", "phone_key")[
-                :: max(1, self.n // 500)
-            ]
+            Customer.objects.filter(pk__in=ids).values_list(
+                *fields, *(["pinyin_short"] if self.split_pinyin else [])
+            )
         )
         bad_key = sum(normalize_company_name(r[0]) != r[2] for r in sample)
         bad_phone = sum(normalize_phone(r[4]) != r[5] for r in sample)
-        bad_pinyin = sum(pinyin_initials(r[1] or r[0]) != r[3] for r in sample)
+        if self.split_pinyin:  # services: pinyin of the name, pinyin_short of the short name
+            bad_pinyin = sum(
+                pinyin_initials(r[0]) != r[3] or (pinyin_initials(r[1]) if r[1] else "") != r[6]
+                for r in sample
+            )
+        else:
+            bad_pinyin = sum(pinyin_initials(r[1] or r[0]) != r[3] for r in sample)
         if bad_key or bad_phone:
             raise BenchError(
                 f"the generator's keys differ from the application's: {bad_key} name keys and {bad_phone} "
@@ -976,9 +1026,9 @@ class Worker:
         names = {r[2] for r in sample}
         note = (
             f"generated data checked on {len(sample)} customers: name_key and phone_key equal to "
-            f"normalize.py's; pinyin initials (composed from the name parts) differ from "
-            f"pinyin_initials() of the whole name for {bad_pinyin} ({bad_pinyin / len(sample):.0%}: "
-            "pypinyin segments some words differently); name keys unique in the sample: "
+            f"normalize.py's; pinyin initials (composed from the name parts) differ from what "
+            f"services.py stores for {bad_pinyin} ({bad_pinyin / len(sample):.0%}: pypinyin segments "
+            "some words differently); name keys unique in the sample: "
             f"{len(names)} of {len(sample)}; {len(picks)} customers shared with the account manager"
         )
         self.result["seed"]["notes"].append(note)
@@ -1072,6 +1122,8 @@ class Worker:
     def visible_samples(self, role: str) -> tuple[list[str], list[str]]:
         """Phone keys of customers and contacts the role sees in the list (for the phone searches
         and the caller-ID numbers that should be found)."""
+        from django.db.models.functions import Mod
+
         from kehu.customers.models import Contact, Customer
 
         qs = Customer.objects.filter(number__startswith=NUMBER_PREFIX, archived_at__isnull=True)
@@ -1082,7 +1134,7 @@ class Worker:
         else:
             qs = qs.filter(owner__isnull=False)
         step = max(1, qs.count() // 400)
-        ids = list(qs.order_by("pk").values_list("pk", flat=True)[::step][:400])
+        ids = list(qs.annotate(m=Mod("id", step)).filter(m=0).values_list("pk", flat=True)[:400])
         phones = list(
             Customer.objects.filter(pk__in=ids).exclude(phone_key="").values_list("phone_key", flat=True)
         )
@@ -1160,8 +1212,12 @@ class Worker:
             pin = "c.pinyin LIKE %s ESCAPE '\\'"
         params: list = [f"%{esc}%", f"%{esc}%", term if self.pg else esc]
         if term.isascii() and term.replace(" ", "").isalnum():
+            initials = term.replace(" ", "").lower() + "%"
             search.append(pin)
-            params.append(term.replace(" ", "").lower() + "%")
+            params.append(initials)
+            if self.split_pinyin:
+                search.append(pin.replace("c.pinyin", "c.pinyin_short"))
+                params.append(initials)
         phone = normalize_phone(term)
         if phone:
             search += [
@@ -1202,6 +1258,8 @@ class Worker:
         rows, notes, explains = [], [], []
         per_role = self.cfg["list_requests"]
         cap = self.cfg["list_seconds"]
+        every = self.cfg["list_raw_every"]
+        mismatch: list = []
         for role in ROLES:
             client = self.clients[role]
             terms = self.list_terms(role, per_role)
@@ -1220,6 +1278,7 @@ class Worker:
             times = {k: [] for k in KINDS}
             raw_times = {k: [] for k in KINDS}
             raw_rows = {k: [] for k in KINDS}
+            re_times = {k: [] for k in KINDS}
             meter = self.meter()
             t_start = time.perf_counter()
             for idx, (kind, term) in enumerate(terms):
@@ -1228,7 +1287,10 @@ class Worker:
                         f"list, {role}: stopped after {idx} requests (--list-seconds {cap:.0f} reached)"
                     )
                     break
-                order = (0, 1) if idx % 2 == 0 else (1, 0)
+                # the raw query for one request in ``every`` (each kind in turn), before or after it
+                # (the kinds take turns: requests come as name, pinyin, phone, name, …)
+                with_raw = (idx // 3 + idx % 3) % every == 0
+                order = ((0, 1) if (idx // 3) % 2 == 0 else (1, 0)) if with_raw else (0,)
                 for which in order:
                     if which == 0:
                         t0 = time.perf_counter()
@@ -1240,23 +1302,32 @@ class Worker:
                         secs, n_rows = self._raw(role, term)
                         raw_times[kind].append(secs)
                         raw_rows[kind].append(n_rows)
+                        secs, n_re = self._rewrite(role, term)
+                        re_times[kind].append(secs)
+                        if n_re != n_rows:
+                            mismatch.append((role, term, n_rows, n_re))
             cpu = meter.stop()
             all_t = [x for k in KINDS for x in times[k]]
             all_raw = [x for k in KINDS for x in raw_times[k]]
             all_rows = [x for k in KINDS for x in raw_rows[k]]
+            all_re = [x for k in KINDS for x in re_times[k]]
             for kind in (*KINDS, "all"):
                 t = all_t if kind == "all" else times[kind]
                 rt = all_raw if kind == "all" else raw_times[kind]
                 rr = all_rows if kind == "all" else raw_rows[kind]
                 s, rs = support.latency_summary(t), support.latency_summary(rt)
+                res = support.latency_summary(all_re if kind == "all" else re_times[kind])
                 rows.append(
                     {
                         "role": role,
                         "kind": kind,
                         **s,
+                        "raw_n": rs["n"],
                         "raw_p50_ms": rs["p50_ms"],
                         "raw_p95_ms": rs["p95_ms"],
                         "raw_p99_ms": rs["p99_ms"],
+                        "rewrite_p50_ms": res["p50_ms"],
+                        "rewrite_p95_ms": res["p95_ms"],
                         "rows": sum(rr) / len(rr) if rr else math.nan,
                         "queries": queries.get(kind, "–") if kind != "all" else "",
                         **(cpu if kind == "all" else {}),
@@ -1268,6 +1339,19 @@ class Worker:
                 f"(raw SQL p95 {a['raw_p95_ms']:.2f} ms), {cpu['seconds']:.0f} s"
             )
             explains += self.explain_list(role, captured)
+        if mismatch:
+            notes.append(
+                f"WARNING: the index-friendly rewrite returned another number of rows than the raw "
+                f"baseline {len(mismatch)} times, e.g. {mismatch[:3]}"
+            )
+        notes.append(
+            "list baselines: 'raw' is the view's own WHERE (scope, name/short name contain, "
+            "UPPER(number) = UPPER(q), pinyin and pinyin_short start with, phone of the customer or a "
+            "contact) as one hand-written query; 'rewrite' is a what-if, not the application: the same "
+            "rows with the number compared as stored (number = UPPER(q)) and the scope and the "
+            "contacts' customers read first as lists of ids, so that every branch can use an index "
+            "(the small id queries are timed with it)"
+        )
         self.result["list"] = rows
         self.result["explain"] = explains
         self.result["list_notes"] = notes
@@ -1276,6 +1360,76 @@ class Worker:
         sql, params = self.raw_list_query(role, term)
         t0 = time.perf_counter()
         with self.cursor() as cur:
+            cur.execute(sql, params)
+            n = len(cur.fetchall())
+        return time.perf_counter() - t0, n
+
+    def rewrite_list_query(self, cur, role: str, term: str) -> tuple[str, list]:
+        """Not what the application does: the same first page written so that every branch of the
+        OR can use an index (a what-if, to size the suggestions).  The number is compared as stored
+        (upper case) instead of ``UPPER(number) = UPPER(term)``; the scope is lists of ids read first
+        (the owners the user sees, the customers shared with them; the pool is left out, as the list
+        leaves it out anyway); the contacts' customer ids are read first too.  Same rows."""
+        from kehu.customers.normalize import normalize_phone
+
+        user = self.role_users[role]
+        esc = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        if self.pg:
+            search = ["UPPER(c.name::text) LIKE UPPER(%s)", "UPPER(c.short_name::text) LIKE UPPER(%s)"]
+            pin = "c.pinyin::text LIKE %s"
+        else:
+            search = ["c.name LIKE %s ESCAPE '\\'", "c.short_name LIKE %s ESCAPE '\\'"]
+            pin = "c.pinyin LIKE %s ESCAPE '\\'"
+        search.append("c.number = %s")
+        params: list = [f"%{esc}%", f"%{esc}%", term.upper()]
+        if term.isascii() and term.replace(" ", "").isalnum():
+            initials = term.replace(" ", "").lower() + "%"
+            search.append(pin)
+            params.append(initials)
+            if self.split_pinyin:
+                search.append(pin.replace("c.pinyin", "c.pinyin_short"))
+                params.append(initials)
+        phone = normalize_phone(term)
+        if phone:
+            search.append("c.phone_key = %s")
+            params.append(phone)
+            cur.execute(
+                "SELECT customer_id FROM cst_linkman WHERE mobile_key = %s OR phone_key = %s", [phone, phone]
+            )
+            ids = [r[0] for r in cur.fetchall()]
+            if ids:
+                search.append(f"c.id IN ({', '.join(['%s'] * len(ids))})")
+                params += ids
+        where = ["c.archived_at IS NULL", "c.owner_id IS NOT NULL"]
+        scope_params: list = []
+        if role != "admin":
+            owners = [user.pk]
+            if role == "supervisor":
+                depts = sorted(user.scope_department_ids())
+                cur.execute(
+                    f"SELECT id FROM accounts_user WHERE department_id IN ({', '.join(['%s'] * len(depts))})",
+                    depts,
+                )
+                owners += [r[0] for r in cur.fetchall()]
+            cur.execute("SELECT customer_id FROM cst_share WHERE user_id = %s", [user.pk])
+            shared = [r[0] for r in cur.fetchall()]
+            scope = [f"c.owner_id IN ({', '.join(['%s'] * len(owners))})"]
+            scope_params += owners
+            if shared:
+                scope.append(f"c.id IN ({', '.join(['%s'] * len(shared))})")
+                scope_params += shared
+            where.append("(" + " OR ".join(scope) + ")")
+        where.append("(" + " OR ".join(search) + ")")
+        sql = (
+            "SELECT c.id, c.number, c.name, c.status, c.phone, c.owner_id, c.last_activity_at "
+            f"FROM cst_customer c WHERE {' AND '.join(where)} ORDER BY c.created_at DESC, c.id DESC LIMIT 25"
+        )
+        return sql, scope_params + params
+
+    def _rewrite(self, role: str, term: str) -> tuple[float, int]:
+        t0 = time.perf_counter()
+        with self.cursor() as cur:
+            sql, params = self.rewrite_list_query(cur, role, term)
             cur.execute(sql, params)
             n = len(cur.fetchall())
         return time.perf_counter() - t0, n
@@ -1300,6 +1454,8 @@ class Worker:
                             "summary": "not run: the COUNT found no rows"})  # fmt: skip
             raw_sql, raw_params = self.raw_list_query(role, term)
             picked.append(("raw baseline", (raw_sql, raw_params)))
+            with self.cursor() as cur:
+                picked.append(("rewrite (what-if)", self.rewrite_list_query(cur, role, term)))
             for label, sql in picked:
                 try:
                     row = self.explain(sql)
@@ -1390,11 +1546,7 @@ class Worker:
         url = reverse("api:caller-id")
         rows, notes = [], []
         count = self.cfg["caller_requests"]
-        all_ids = list(
-            Customer.objects.filter(number__startswith=NUMBER_PREFIX)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:: max(1, self.n // 300)]
-        )
+        all_ids = [self.cid0 + i for i in range(0, self.n, max(1, self.n // 300))]
         any_phones = list(
             Customer.objects.filter(pk__in=all_ids).exclude(phone_key="").values_list("phone_key", flat=True)
         )
@@ -1438,7 +1590,14 @@ class Worker:
                 client.get(url, {"number": raw})
             times, raw_times, hits = [], [], 0
             meter = self.meter()
+            t_start = time.perf_counter()
             for idx, (raw, key) in enumerate(numbers):
+                if time.perf_counter() - t_start > self.cfg["caller_seconds"]:
+                    notes.append(
+                        f"caller ID, {role}: stopped after {idx} requests "
+                        f"(--caller-seconds {self.cfg['caller_seconds']:.0f} reached)"
+                    )
+                    break
                 for which in (0, 1) if idx % 2 == 0 else (1, 0):
                     if which == 0:
                         t0 = time.perf_counter()
@@ -1535,7 +1694,7 @@ class Worker:
     # --- import -------------------------------------------------------------------------------------
 
     def import_rows(self, count: int) -> list[list[str]]:
-        names = Names(IMPORT_WORDS)
+        names = self.import_names = Names(IMPORT_WORDS)
         if count > names.m:
             raise BenchError(f"--import-rows: at most {names.m} distinct names")
         levels = ["重点客户", "普通客户", "大客户", "战略客户"]
@@ -1546,7 +1705,7 @@ class Worker:
         out = []
         for i in range(count):
             h = _hash(i, 11)
-            name, short, _key, _pinyin, ci = names.company(i, with_short=h & 1 == 0)
+            name, short, _key, _pinyin, _short_pinyin, ci = names.company(i, with_short=h & 1 == 0)
             city = CITIES[ci][0]
             _c, area = four[i % len(four)]
             # 7-digit local numbers after a 4-digit area code: never a seeded customer's number
@@ -1706,7 +1865,7 @@ class Worker:
         computed beforehand (not timed), in one transaction; then deleted."""
         from django.db import transaction
 
-        from kehu.customers.normalize import normalize_company_name, normalize_phone, pinyin_initials
+        from kehu.customers.normalize import normalize_phone
 
         with self.cursor() as cur:
             cur.execute("SELECT COALESCE(MAX(id), 0) FROM cst_customer")
@@ -1715,31 +1874,31 @@ class Worker:
             kid0 = cur.fetchone()[0] + 1_000_000
         user_ids = self._user_ids()
         now = self.dt(time.time())
+        cust_cols, cust_tail = self.layout["cst_customer"]
+        cont_cols, cont_tail = self.layout["cst_linkman"]
+        names = self.import_names
         cust, cont = [], []
-        ini = {}
         for i, r in enumerate(data):
-            name, short = r[0], r[1]
-            base = short or name
-            if base not in ini:
-                ini[base] = pinyin_initials(base)
-            owner = str(user_ids[r[10]])
+            name, short, key, pinyin, pinyin_short, _ci = names.company(i, with_short=bool(r[1]))
+            if not self.split_pinyin:
+                pinyin = pinyin_short or pinyin
             cust.append(
-                (str(cid0 + i), f"{NUMBER_PREFIX}RAW{i:07d}", "company", name, short,
-                 normalize_company_name(name), ini[base], str(self.levels[0]), str(self.regions[0]),
-                 str(self.industries[0]), str(self.sources[0]),
-                 "prospect", NULL, NULL, owner, r[8], r[7], normalize_phone(r[7]), "", "", "", "", "", "",
-                 r[9], "0", "", NULL, now, str(self.admin.pk), now, now)
+                (str(cid0 + i), f"{NUMBER_PREFIX}RAW{i:07d}", "company", name, short, key, pinyin,
+                 str(self.levels[0]), str(self.regions[0]), str(self.industries[0]), str(self.sources[0]),
+                 "prospect", NULL, NULL, str(user_ids[r[10]]), r[8], r[7], normalize_phone(r[7]), "", "", "",
+                 "", "", "", r[9], "0", "", NULL, now, str(self.admin.pk), now, now,
+                 *((pinyin_short,) if self.split_pinyin else ()), *cust_tail)
             )  # fmt: skip
             cont.append(
                 (str(kid0 + i), str(cid0 + i), r[11], "m" if r[12] == "男" else "f", r[13], r[14],
-                 normalize_phone(r[14]), "", "", r[15], "", NULL, NULL, "1", "", now)
+                 normalize_phone(r[14]), "", "", r[15], "", NULL, NULL, "1", "", now, *cont_tail)
             )  # fmt: skip
         t0 = time.perf_counter()
         if self.pg:
             with transaction.atomic(), self.cursor() as cur:
                 for table, cols, rows in (
-                    ("cst_customer", self.CUSTOMER_COLUMNS, cust),
-                    ("cst_linkman", self.CONTACT_COLUMNS, cont),
+                    ("cst_customer", cust_cols, cust),
+                    ("cst_linkman", cont_cols, cont),
                 ):
                     with cur.cursor.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                         for lo in range(0, len(rows), 20_000):
@@ -1747,8 +1906,8 @@ class Worker:
         else:
             with transaction.atomic(), self.cursor() as cur:
                 for table, cols, rows in (
-                    ("cst_customer", self.CUSTOMER_COLUMNS, cust),
-                    ("cst_linkman", self.CONTACT_COLUMNS, cont),
+                    ("cst_customer", cust_cols, cust),
+                    ("cst_linkman", cont_cols, cont),
                 ):
                     sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
                     cur.executemany(sql, [tuple(None if v == NULL else v for v in x) for x in rows])
