@@ -314,8 +314,10 @@ def _report(r: dict, config: dict, db, wall: float) -> dict:
     notes.append(
         f"the scenario took {wall:.0f} s in all (seeding {seed['total_seconds']:.0f} s); machine: "
         f"{os.cpu_count()} cores, other load before the measurements {r.get('background_cores', 0) or 0:.2f} "
-        "cores; 'other cores' columns: what other processes took during the phase (above ~0.3 the "
-        "figures are disturbed)"
+        "cores; 'other cores': what processes other than this one and the database's backends took "
+        "during the phase — PostgreSQL's parallel workers (Parallel Seq Scan) count there too, as they "
+        "are short-lived processes that cannot be told apart, so phases with parallel scans show "
+        "0.4–1 core on a quiet machine; compare with the load before the measurements"
     )
     return {
         "tables": tables,
@@ -1976,6 +1978,7 @@ class Worker:
 def cleanup(cfg: dict) -> dict:
     """An existing database: remove what the scenario added (its users, departments and customers,
     and what hangs off them)."""
+    from auditlog.context import disable_auditlog
     from auditlog.models import LogEntry
     from django.db import connection, transaction
     from django.db.models import Q
@@ -1988,7 +1991,7 @@ def cleanup(cfg: dict) -> dict:
         Q(number__startswith=NUMBER_PREFIX) | Q(owner__in=users) | Q(created_by__in=users)
     ).values("pk")
     counts = {}
-    with transaction.atomic():
+    with disable_auditlog(), transaction.atomic():  # no "delete" entries for what the run added
         counts["activities"] = Activity.objects.filter(Q(customer__in=mine) | Q(author__in=users)).delete()[0]
         counts["contacts"] = Contact.objects.filter(customer__in=mine).delete()[0]
         counts["shares"] = CustomerShare.objects.filter(Q(customer__in=mine) | Q(user__in=users)).delete()[0]
@@ -1999,9 +2002,10 @@ def cleanup(cfg: dict) -> dict:
         Department.objects.filter(code__startswith=DEPT_PREFIX).update(head=None)
         User.roles.through.objects.filter(user__in=users).delete()
         counts["users"] = User.objects.filter(pk__in=users).delete()[0]
-        counts["departments"] = (
-            Department.objects.filter(code__startswith=DEPT_PREFIX).order_by("-pk").delete()[0]
-        )
+        mine_depts = Department.objects.filter(code__startswith=DEPT_PREFIX)
+        # children first: Department.parent is PROTECT
+        counts["departments"] = mine_depts.filter(parent__code__startswith=DEPT_PREFIX).delete()[0]
+        counts["departments"] += mine_depts.delete()[0]
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("VACUUM (ANALYZE) cst_customer")
@@ -2017,6 +2021,9 @@ def worker_main(config_path: str) -> None:
     if cfg.get("cleanup"):
         log(f"cleaned the existing database: {cleanup(cfg)}")
         return
+    if not cfg.get("fresh"):
+        # an existing database may hold what an interrupted earlier run left
+        log(f"removed what an earlier run left, if anything: {cleanup(cfg)}")
     result = Worker(cfg).run()
     Path(cfg["out"]).write_text(json.dumps(result, ensure_ascii=False, default=str))
 
