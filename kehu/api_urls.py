@@ -27,5 +27,8 @@ urlpatterns = [
     path("auth/token/", accounts_api.ObtainTokenView.as_view(), name="token"),
     path("me/", accounts_api.MeView.as_view(), name="me"),
     path("caller-id/", customers_api.CallerIdView.as_view(), name="caller-id"),
+    path("", include("kehu.sales.api_urls")),
+    path("", include("kehu.catalog.api_urls")),
+    path("", include("kehu.inventory.api_urls")),
     path("", include(router.urls)),
 ]

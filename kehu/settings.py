@@ -77,6 +77,9 @@ INSTALLED_APPS = [
     "kehu.core",
     "kehu.accounts",
     "kehu.customers",
+    "kehu.sales",
+    "kehu.catalog",
+    "kehu.inventory",
 ]
 if TESTING:
     INSTALLED_APPS.append("tests.testapp")

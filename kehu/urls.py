@@ -11,6 +11,9 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("accounts/", include("kehu.accounts.urls")),
     path("customers/", include("kehu.customers.urls")),
+    path("sales/", include("kehu.sales.urls")),
+    path("products/", include("kehu.catalog.urls")),
+    path("inventory/", include("kehu.inventory.urls")),
     path("", include("kehu.core.urls")),
 ]
 
