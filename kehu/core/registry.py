@@ -51,6 +51,15 @@ class SettingDef:
     help: object = ""
 
 
+@dataclass(frozen=True)
+class DashboardCard:
+    key: str
+    template: str  # rendered with ``card`` = what ``data(user)`` returned
+    data: Callable  # (user) -> context object, or None to hide the card
+    right: str | None = None
+    order: int = 100
+
+
 @dataclass
 class Registry:
     rights: dict[str, RightDef] = field(default_factory=dict)
@@ -60,6 +69,7 @@ class Registry:
     document_types: dict[str, tuple[object, str]] = field(default_factory=dict)
     periodic: dict[str, dict] = field(default_factory=dict)
     settings: dict[str, SettingDef] = field(default_factory=dict)
+    dashboard: dict[str, DashboardCard] = field(default_factory=dict)
 
 
 registry = Registry()
@@ -109,3 +119,10 @@ def register_periodic(name: str, task: str, schedule) -> None:
 def register_setting(key: str, label, default: int, *, minimum=None, maximum=None, help="") -> None:
     """An integer system parameter administrators edit on the settings page."""
     registry.settings[key] = SettingDef(key, label, default, minimum, maximum, help)
+
+
+def register_dashboard_card(key: str, template: str, data: Callable, right: str | None = None, order=100):
+    """A card on the dashboard: ``template`` (a column of the dashboard's grid, e.g.
+    ``<div class="col-lg-6">…</div>``) is included with ``card`` = ``data(user)``; the card is left out
+    when the user lacks ``right`` or ``data`` returns None.  Lower ``order`` comes first."""
+    registry.dashboard[key] = DashboardCard(key, template, data, right, order)

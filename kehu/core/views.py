@@ -21,6 +21,7 @@ from kehu.core.errors import DomainError
 from kehu.core.filters import AuditFilter, DictEntryFilter, JobFilter
 from kehu.core.forms import DictEntryForm, NumberingRuleForm
 from kehu.core.models import DictEntry, Job, NumberingRule
+from kehu.core.registry import registry
 from kehu.core.selectors import audit_entries, global_search, history_for, jobs_visible_to
 from kehu.core.templatetags.kehu import changes_text
 from kehu.core.ui import Column, ListPage, run_service
@@ -34,6 +35,18 @@ def healthz(request):
     except Exception as exc:  # the database is unreachable
         return JsonResponse({"status": "error", "database": str(exc)[:200]}, status=503)
     return JsonResponse({"status": "ok", "database": connection.vendor, "version": settings.KEHU_VERSION})
+
+
+def dashboard_cards(user) -> list[dict]:
+    """The registered dashboard cards this user may see, each with its data."""
+    cards = []
+    for card in sorted(registry.dashboard.values(), key=lambda c: (c.order, c.key)):
+        if card.right and not user.has_right(card.right):
+            continue
+        data = card.data(user)
+        if data is not None:
+            cards.append({"key": card.key, "template": card.template, "data": data})
+    return cards
 
 
 @login_required
@@ -62,6 +75,7 @@ def dashboard(request):
         from kehu.customers.views import dashboard_data
 
         ctx["customers"] = dashboard_data(user)  # reminders and my customers (None without the right)
+    ctx["cards"] = dashboard_cards(user)
     return render(request, "core/dashboard.html", ctx)
 
 
