@@ -1191,67 +1191,13 @@ class Worker:
         return terms
 
     def raw_list_query(self, role: str, term: str) -> tuple[str, list]:
-        """The first page as one hand-written query: the list's scope, its search semantics
-        (name / short name contain, number is, pinyin starts with, phone of the customer or a
-        contact), active customers with an owner, newest first."""
-        from kehu.customers.normalize import normalize_phone
-
-        user = self.role_users[role]
-        esc = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        if self.pg:
-            search = [
-                "UPPER(c.name::text) LIKE UPPER(%s)",
-                "UPPER(c.short_name::text) LIKE UPPER(%s)",
-                "UPPER(c.number::text) = UPPER(%s)",
-            ]
-            pin = "c.pinyin::text LIKE %s"
-        else:
-            search = [
-                "c.name LIKE %s ESCAPE '\\'",
-                "c.short_name LIKE %s ESCAPE '\\'",
-                "c.number LIKE %s ESCAPE '\\'",
-            ]
-            pin = "c.pinyin LIKE %s ESCAPE '\\'"
-        params: list = [f"%{esc}%", f"%{esc}%", term if self.pg else esc]
-        if term.isascii() and term.replace(" ", "").isalnum():
-            initials = term.replace(" ", "").lower() + "%"
-            search.append(pin)
-            params.append(initials)
-            if self.split_pinyin:
-                search.append(pin.replace("c.pinyin", "c.pinyin_short"))
-                params.append(initials)
-        phone = normalize_phone(term)
-        if phone:
-            search += [
-                "c.phone_key = %s",
-                "c.id IN (SELECT l.customer_id FROM cst_linkman l "
-                "WHERE l.mobile_key = %s OR l.phone_key = %s)",
-            ]
-            params += [phone, phone, phone]
-        where = ["c.archived_at IS NULL", "c.owner_id IS NOT NULL"]
-        scope_params: list = []
-        if role != "admin":
-            scope = ["c.owner_id = %s"]
-            scope_params.append(user.pk)
-            if role == "supervisor":
-                depts = sorted(user.scope_department_ids())
-                scope.append(
-                    f"c.owner_id IN (SELECT u.id FROM accounts_user u WHERE u.department_id IN "
-                    f"({', '.join(['%s'] * len(depts))}))"
-                )
-                scope_params += depts
-            scope += [
-                "c.owner_id IS NULL",
-                "c.id IN (SELECT s.customer_id FROM cst_share s WHERE s.user_id = %s)",
-            ]
-            scope_params.append(user.pk)
-            where.append("(" + " OR ".join(scope) + ")")
-        where.append("(" + " OR ".join(search) + ")")
-        sql = (
-            "SELECT c.id, c.number, c.name, c.status, c.phone, c.owner_id, c.last_activity_at "
-            f"FROM cst_customer c WHERE {' AND '.join(where)} ORDER BY c.created_at DESC, c.id DESC LIMIT 25"
-        )
-        return sql, scope_params + params
+        """The first page as one hand-written query with the view's own WHERE: the scope as lists of
+        ids (the owners the user sees, the pool, the customers shared with them), name / short name
+        contain (on PostgreSQL behind the two-character-pieces condition of migration 0005), number
+        is, pinyin starts with, phone of the customer or of a contact (read first as ids); active
+        customers with an owner, newest first.  The small id queries are timed with it."""
+        with self.cursor() as cur:
+            return self.rewrite_list_query(cur, role, term, app=True)
 
     def measure_list(self) -> None:
         from django.urls import reverse
@@ -1347,31 +1293,28 @@ class Worker:
                 f"baseline {len(mismatch)} times, e.g. {mismatch[:3]}"
             )
         notes.append(
-            "list baselines: 'raw' is the view's own WHERE (scope, name/short name contain, "
-            "UPPER(number) = UPPER(q), pinyin and pinyin_short start with, phone of the customer or a "
-            "contact) as one hand-written query; 'rewrite' is a what-if, not the application: the same "
-            "rows with the number compared as stored (number = UPPER(q)) and the scope and the "
-            "contacts' customers read first as lists of ids, so that every branch can use an index "
-            "(the small id queries are timed with it)"
+            "list baselines: 'raw' is the view's own WHERE (scope and the contacts' customers read "
+            "first as lists of ids, name/short name contain behind the two-character-pieces index on "
+            "PostgreSQL, number as stored, pinyin and pinyin_short start with, phone of the customer) "
+            "as one hand-written query, the id queries timed with it; 'rewrite' is a what-if: the same "
+            "rows without the pieces condition (LIKE alone)"
         )
         self.result["list"] = rows
         self.result["explain"] = explains
         self.result["list_notes"] = notes
 
     def _raw(self, role: str, term: str) -> tuple[float, int]:
-        sql, params = self.raw_list_query(role, term)
         t0 = time.perf_counter()
         with self.cursor() as cur:
+            sql, params = self.rewrite_list_query(cur, role, term, app=True)
             cur.execute(sql, params)
             n = len(cur.fetchall())
         return time.perf_counter() - t0, n
 
-    def rewrite_list_query(self, cur, role: str, term: str) -> tuple[str, list]:
-        """Not what the application does: the same first page written so that every branch of the
-        OR can use an index (a what-if, to size the suggestions).  The number is compared as stored
-        (upper case) instead of ``UPPER(number) = UPPER(term)``; the scope is lists of ids read first
-        (the owners the user sees, the customers shared with them; the pool is left out, as the list
-        leaves it out anyway); the contacts' customer ids are read first too.  Same rows."""
+    def rewrite_list_query(self, cur, role: str, term: str, app: bool = False) -> tuple[str, list]:
+        """With ``app``: the view's WHERE (see ``raw_list_query``).  Without: a what-if, the same
+        rows without the two-character-pieces condition (trigram-less ``LIKE`` only) and without the
+        pool in the scope, to show what the pieces index buys."""
         from kehu.customers.normalize import normalize_phone
 
         user = self.role_users[role]
@@ -1382,8 +1325,20 @@ class Worker:
         else:
             search = ["c.name LIKE %s ESCAPE '\\'", "c.short_name LIKE %s ESCAPE '\\'"]
             pin = "c.pinyin LIKE %s ESCAPE '\\'"
-        search.append("c.number = %s")
-        params: list = [f"%{esc}%", f"%{esc}%", term.upper()]
+        params: list = [f"%{esc}%", f"%{esc}%"]
+        if app and self.pg and len(term) >= 2:
+            search = [
+                "(kehu_name_grams(c.name, c.short_name) @> kehu_name_grams(%s, '') AND ("
+                + " OR ".join(search)
+                + "))"
+            ]
+            params.insert(0, term)
+        if app:
+            search.append("c.number IN (%s, %s)")
+            params += [term, term.upper()]
+        else:
+            search.append("c.number = %s")
+            params.append(term.upper())
         if term.isascii() and term.replace(" ", "").isalnum():
             initials = term.replace(" ", "").lower() + "%"
             search.append(pin)
@@ -1417,6 +1372,8 @@ class Worker:
             shared = [r[0] for r in cur.fetchall()]
             scope = [f"c.owner_id IN ({', '.join(['%s'] * len(owners))})"]
             scope_params += owners
+            if app:
+                scope.append("c.owner_id IS NULL")
             if shared:
                 scope.append(f"c.id IN ({', '.join(['%s'] * len(shared))})")
                 scope_params += shared
@@ -1775,10 +1732,10 @@ class Worker:
         load_times: list[float] = []
         original = importing.Checker._load_duplicate_keys
 
-        def timed(checker):
+        def timed(checker, *args):
             t0 = time.perf_counter()
             try:
-                return original(checker)
+                return original(checker, *args)
             finally:
                 load_times.append(time.perf_counter() - t0)
 

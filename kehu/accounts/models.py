@@ -240,6 +240,14 @@ class User(AbstractUser):
             roots.add(self.department_id)
         return Department.descendant_ids(roots) if roots else set()
 
+    def scope_user_ids(self) -> list[int]:
+        """The people of the departments this user's scope covers (active or not: a departed
+        colleague's records still belong to the department), as a list of ids."""
+        dept_ids = self.scope_department_ids()
+        if not dept_ids:
+            return []
+        return list(User.objects.filter(department_id__in=dept_ids).values_list("pk", flat=True))
+
 
 class LoginLog(models.Model):
     """系统日志: every log-in attempt, success or failure, and every log-out."""

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -119,6 +120,13 @@ class Product(Archivable):
             models.CheckConstraint(
                 condition=Q(quantity_decimals__lte=4), name="catalog_product_decimals_le_4"
             ),
+            # Codes are unique whatever their case (P-001 and p-001 are one product for a scanner).
+            models.UniqueConstraint(Upper("code"), name="catalog_product_code_ci_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["pinyin"], name="catalog_product_pinyin_idx"),
+            models.Index(fields=["category", "code"], name="catalog_product_cat_idx"),
+            models.Index(fields=["brand"], name="catalog_product_brand_idx"),
         ]
 
     def __str__(self) -> str:

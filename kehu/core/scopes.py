@@ -18,10 +18,9 @@ SCOPE_ALL = "all"
 SCOPE_ORDER = {SCOPE_OWN: 0, SCOPE_DEPARTMENT: 1, SCOPE_ALL: 2}
 
 
-def _fields(model) -> tuple[str, str]:
+def _fields(model) -> tuple[str, str | None]:
     owner = getattr(model, "scope_owner_field", "owner")
-    department = getattr(model, "scope_department_field", None) or f"{owner}__department"
-    return owner, department
+    return owner, getattr(model, "scope_department_field", None)
 
 
 def scope_q(user, model) -> Q | None:
@@ -34,9 +33,16 @@ def scope_q(user, model) -> Q | None:
     owner, department = _fields(model)
     q = Q(**{owner: user.pk})
     if scope == SCOPE_DEPARTMENT:
-        dept_ids = user.scope_department_ids()
-        if dept_ids:
-            q |= Q(**{f"{department}__in": dept_ids})
+        if department:
+            dept_ids = user.scope_department_ids()
+            if dept_ids:
+                q |= Q(**{f"{department}__in": dept_ids})
+        else:
+            # The owners of the department as a list of ids rather than a join through the users'
+            # departments: ``owner_id IN (…)`` can share a bitmap with the other conditions.
+            people = user.scope_user_ids()
+            if people:
+                q |= Q(**{f"{owner}__in": people})
     extra = getattr(model, "scope_extra_q", None)
     if extra is not None:
         more = extra(user)

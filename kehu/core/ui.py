@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
@@ -59,6 +60,27 @@ class Column:
         return value
 
 
+class CappedPaginator(Paginator):
+    """Counts at most ``cap`` + 1 rows: on a large table, a COUNT of every match of a broad filter
+    costs more than the page itself.  Past the cap the page says "more than 10,000" and offers the
+    pages up to it; the Excel export still has every row."""
+
+    def __init__(self, *args, cap: int = 10_000, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cap = cap
+
+    @cached_property
+    def count(self) -> int:
+        qs = self.object_list
+        if isinstance(qs, QuerySet):
+            return qs.order_by()[: self.cap + 1].count()
+        return len(qs)
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
+
+
 class ListPage(RightRequiredMixin, TemplateView):
     """A list: scoped queryset, django-filter filters, whitelisted sort, pagination, xlsx export."""
 
@@ -69,6 +91,7 @@ class ListPage(RightRequiredMixin, TemplateView):
     columns: list[Column] = []
     default_sort = "-pk"
     paginate_by = 25
+    count_cap = 10_000  # see CappedPaginator
     scoped = True
     archivable = False
     create_url: str | None = None
@@ -103,7 +126,7 @@ class ListPage(RightRequiredMixin, TemplateView):
             rows = ([c.value(o) for c in self.columns] for o in qs.iterator(chunk_size=2000))
             stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
             return xlsx_response(f"{self.export_name}-{stamp}.xlsx", [c.label for c in self.columns], rows)
-        paginator = Paginator(qs, self.get_page_size())
+        paginator = CappedPaginator(qs, self.get_page_size(), cap=self.count_cap)
         page = paginator.get_page(request.GET.get("page"))
         ctx = self.get_context_data(filterset=filterset, page=page, sort=sort, **kwargs)
         return self.render_to_response(ctx)

@@ -381,6 +381,26 @@ class ContactViewSet(
         contact = services.set_primary_contact(self.get_object(), by=request.user)
         return Response(self.get_serializer(contact).data)
 
+    @extend_schema(
+        summary=_("Archive the contact (left the company); the next contact becomes primary"),
+        request=None,
+        responses={200: ContactSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        contact = services.archive_contact(self.get_object(), by=request.user)
+        return Response(self.get_serializer(contact).data)
+
+    @extend_schema(
+        summary=_("Restore an archived contact"),
+        request=None,
+        responses={200: ContactSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        contact = services.restore_contact(self.get_object(), by=request.user)
+        return Response(self.get_serializer(contact).data)
+
 
 # --- activities ---------------------------------------------------------------------------------
 
@@ -519,10 +539,12 @@ class DocumentViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
     CustomerApiBase,
 ):
     """Documents (文档) kept with the customers in scope.  Files are fetched through
-    ``documents/{id}/download/``, which checks the scope (they are never served as public media)."""
+    ``documents/{id}/download/``, which checks the scope (they are never served as public media);
+    ``DELETE`` removes a document and its file (who may edit the customer)."""
 
     serializer_class = CustomerDocumentSerializer
     filterset_class = DocumentFilter
@@ -540,6 +562,9 @@ class DocumentViewSet(
     def perform_create(self, serializer):
         d = serializer.validated_data
         serializer.instance = services.add_document(d["customer"], upload=d["file"], by=self.request.user)
+
+    def perform_destroy(self, instance):
+        services.remove_document(instance, by=self.request.user)
 
     @extend_schema(
         summary=_("Download the document's file"),

@@ -7,8 +7,8 @@ import django_filters as df
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .filters import customer_search_q
 from .models import Activity, ChurnCase, Contact, Customer, CustomerDocument, FieldVisit
-from .normalize import normalize_phone
 
 
 class CodeInFilter(df.BaseInFilter, df.CharFilter):
@@ -65,19 +65,7 @@ class CustomerFilter(ArchivedFilterMixin):
         """Name or short name contains the text; pinyin initials start with it (``bjhx``); the number
         is it; or, when it is a phone number, the customer's or an active contact's normalised phone
         equals it (``+86 138-0013-8000`` finds ``13800138000``)."""
-        value = (value or "").strip()
-        if not value:
-            return qs
-        q = Q(name__icontains=value) | Q(short_name__icontains=value) | Q(number__iexact=value)
-        if value.isascii() and value.isalnum():
-            q |= Q(pinyin__startswith=value.lower()) | Q(pinyin_short__startswith=value.lower())
-        phone = normalize_phone(value)
-        if phone:
-            contacts = Contact.objects.filter(archived_at__isnull=True).filter(
-                Q(mobile_key=phone) | Q(phone_key=phone)
-            )
-            q |= Q(phone_key=phone) | Q(pk__in=contacts.values("customer_id"))
-        return qs.filter(q)
+        return qs.filter(customer_search_q(value))
 
 
 class ContactFilter(ArchivedFilterMixin):

@@ -15,7 +15,15 @@ class CustomersConfig(AppConfig):
         from kehu.core.demo import register_demo
 
         from . import demo, jobs  # noqa: F401 (registers the import job)
-        from .models import Activity, ChurnCase, Contact, Customer, CustomerShare, FieldVisit
+        from .models import (
+            Activity,
+            ChurnCase,
+            Contact,
+            Customer,
+            CustomerDocument,
+            CustomerShare,
+            FieldVisit,
+        )
         from .search import search_customers
 
         managers = ("supervisor", "account_manager", "executive")
@@ -106,5 +114,6 @@ class CustomersConfig(AppConfig):
         auditlog.register(Contact, exclude_fields=["mobile_key", "phone_key"])
         auditlog.register(Activity)
         auditlog.register(CustomerShare)
+        auditlog.register(CustomerDocument, exclude_fields=["file"])
         auditlog.register(FieldVisit)
         auditlog.register(ChurnCase)

@@ -84,6 +84,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -1202,28 +1203,48 @@ class Checker:
             raise Bad(_("%(user)s cannot work with customers.") % {"user": user})
 
     # duplicates: the database's keys, loaded once
-    def _load_duplicate_keys(self):
+    def _load_duplicate_keys(self, headers, mapping, rows):
+        """The existing customers (and contacts, for phones) that share a name, phone or tax
+        number with a row of the file: looked up by the file's own keys, a few hundred per query on
+        the indexed key columns, so the cost follows the file's size, not the database's."""
         self.db_names: dict[str, str] = {}
         self.db_phones: dict[str, str] = {}
         self.db_taxes: dict[str, str] = {}
-        for key, number, name, phone_key, tax in Customer.objects.values_list(
-            "name_key", "number", "name", "phone_key", "tax_number"
-        ).iterator(chunk_size=5000):
-            label = None
-            if key and key not in self.db_names:
-                label = _describe(number, name)
-                self.db_names[key] = label
-            if phone_key and phone_key not in self.db_phones:
-                self.db_phones[phone_key] = label or _describe(number, name)
-            if tax and tax not in self.db_taxes:
-                self.db_taxes[tax] = label or _describe(number, name)
-        contacts = Contact.objects.exclude(mobile_key="", phone_key="").values_list(
-            "mobile_key", "phone_key", "customer__number", "customer__name"
-        )
-        for mobile_key, phone_key, number, name in contacts.iterator(chunk_size=5000):
-            for k in (mobile_key, phone_key):
-                if k and k not in self.db_phones:
-                    self.db_phones[k] = _describe(number, name)
+        columns = [c for c in self._columns(headers, mapping) if c[1] in ("name", "phone", "tax_number")]
+        if not columns:
+            return
+        names, phones, taxes = set(), set(), set()
+        scratch = Outcome()
+        for rec in rows:
+            values, _ok = self._convert(scratch, CUSTOMERS, rec, columns)
+            if values.get("name"):
+                names.add(name_key(values["name"]))
+            if values.get("phone"):
+                phones.add(self.phone_key_of[values["phone"]])
+            if values.get("tax_number"):
+                taxes.add(values["tax_number"])
+        customers = Customer.objects.order_by("pk")
+        for chunk in _chunks(sorted(names), 1000):
+            found = customers.filter(name_key__in=chunk).values_list("name_key", "number", "name")
+            for key, number, name in found:
+                self.db_names.setdefault(key, _describe(number, name))
+        for chunk in _chunks(sorted(taxes), 1000):
+            for tax, number, name in customers.filter(tax_number__in=chunk).values_list(
+                "tax_number", "number", "name"
+            ):
+                self.db_taxes.setdefault(tax, _describe(number, name))
+        for chunk in _chunks(sorted(phones), 1000):
+            for key, number, name in customers.filter(phone_key__in=chunk).values_list(
+                "phone_key", "number", "name"
+            ):
+                self.db_phones.setdefault(key, _describe(number, name))
+            contacts = Contact.objects.filter(Q(mobile_key__in=chunk) | Q(phone_key__in=chunk)).order_by("pk")
+            for mobile_key, phone_key, number, name in contacts.values_list(
+                "mobile_key", "phone_key", "customer__number", "customer__name"
+            ):
+                for k in (mobile_key, phone_key):
+                    if k in phones:
+                        self.db_phones.setdefault(k, _describe(number, name))
 
     # the files
     def run(self, tables: dict[str, tuple[list[str], list[str], list[list]]]) -> Outcome:
@@ -1232,7 +1253,7 @@ class Checker:
         self._done = 0
         self.bad_customer_keys: dict[str, int] = {}
         if CUSTOMERS in tables:
-            self._load_duplicate_keys()
+            self._load_duplicate_keys(*tables[CUSTOMERS])
             self._check_customers(out, *tables[CUSTOMERS])
         if CONTACTS in tables:
             self._check_contacts(out, *tables[CONTACTS])

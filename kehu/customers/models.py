@@ -19,6 +19,10 @@ def month_day(d) -> int | None:
     return d.month * 100 + d.day if d else None
 
 
+def shared_customer_ids(user) -> list[int]:
+    return list(CustomerShare.objects.filter(user=user).values_list("customer_id", flat=True))
+
+
 class Customer(Archivable):
     class Kind(models.TextChoices):
         COMPANY = "company", _("Company")
@@ -38,20 +42,18 @@ class Customer(Archivable):
         READY = 5, _("No objections, ready to sign")
         WON = 6, _("Deal signed")
 
-    number = models.CharField(_("customer number"), max_length=30, unique=True)
+    number = models.CharField(_("customer number"), max_length=30)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.COMPANY)
     name = models.CharField(_("name"), max_length=120)
     short_name = models.CharField(_("short name"), max_length=60, blank=True)
-    name_key = models.CharField(_("normalised name"), max_length=120, db_index=True, editable=False)
-    pinyin = models.CharField(_("pinyin initials"), max_length=60, db_index=True, editable=False)
-    pinyin_short = models.CharField(max_length=60, blank=True, db_index=True, editable=False)
-    level = dict_fk("customer_level", _("level"))
-    region = dict_fk("region", _("region"))
-    industry = dict_fk("industry", _("industry"))
-    source = dict_fk("customer_source", _("source"))
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.PROSPECT, db_index=True
-    )
+    name_key = models.CharField(_("normalised name"), max_length=120, editable=False)
+    pinyin = models.CharField(_("pinyin initials"), max_length=60, editable=False)
+    pinyin_short = models.CharField(max_length=60, blank=True, editable=False)
+    level = dict_fk("customer_level", _("level"), db_index=False)
+    region = dict_fk("region", _("region"), db_index=False)
+    industry = dict_fk("industry", _("industry"), db_index=False)
+    source = dict_fk("customer_source", _("source"), db_index=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PROSPECT)
     stage = models.PositiveSmallIntegerField(_("intent stage"), choices=Stage.choices, null=True, blank=True)
     credit_rating = models.PositiveSmallIntegerField(_("credit rating"), null=True, blank=True)
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
@@ -62,12 +64,11 @@ class Customer(Archivable):
         blank=True,
         on_delete=models.PROTECT,
         related_name="customers",
+        db_index=False,  # the (owner, status) index serves it
     )
     address = models.CharField(_("address"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
-    phone_key = models.CharField(
-        _("normalised phone"), max_length=20, blank=True, db_index=True, editable=False
-    )
+    phone_key = models.CharField(_("normalised phone"), max_length=20, blank=True, editable=False)
     fax = models.CharField(_("fax"), max_length=40, blank=True)
     website = models.CharField(_("website"), max_length=200, blank=True)
     postcode = models.CharField(_("postcode"), max_length=10, blank=True)
@@ -80,7 +81,7 @@ class Customer(Archivable):
     )
     bank = models.CharField(_("bank"), max_length=100, blank=True)
     bank_account = models.CharField(_("bank account"), max_length=40, blank=True)
-    tax_number = models.CharField(_("tax number"), max_length=30, blank=True, db_index=True)
+    tax_number = models.CharField(_("tax number"), max_length=30, blank=True)
     opening_receivable = models.DecimalField(
         _("opening receivable"), max_digits=14, decimal_places=2, default=0
     )
@@ -94,7 +95,12 @@ class Customer(Archivable):
     released_at = models.DateTimeField(_("released to the pool at"), null=True, blank=True)
     release_reason = models.CharField(_("why it was released"), max_length=200, blank=True)
     created_by = models.ForeignKey(
-        USER, verbose_name=_("created by"), null=True, on_delete=models.SET_NULL, related_name="+"
+        USER,
+        verbose_name=_("created by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -115,10 +121,22 @@ class Customer(Archivable):
                 name="cst_customer_satisfaction_1_5",
             ),
             models.CheckConstraint(condition=~Q(name=""), name="cst_customer_name_not_empty"),
+            models.UniqueConstraint(
+                fields=["number"],
+                name="cst_customer_number_uniq",
+                violation_error_message=_("A customer with this number already exists."),
+            ),
         ]
+        # Kept lean: every index costs each insert (imports of 100,000 rows).  Plain indexes rather
+        # than db_index/unique=True, which on PostgreSQL add a second ``varchar_pattern_ops`` index to
+        # every CharField; the prefix searches on the pinyin initials and the name search have their
+        # own indexes in migrations 0002, 0004 and 0005 (see docs/decisions.md).
         indexes = [
             models.Index(fields=["owner", "status"]),
             models.Index(fields=["status", "last_activity_at"]),
+            models.Index(fields=["name_key"], name="cst_customer_name_key"),
+            models.Index(fields=["phone_key"], name="cst_customer_phone_key"),
+            models.Index(fields=["tax_number"], name="cst_customer_tax_number"),
         ]
         db_table = "cst_customer"
 
@@ -130,8 +148,9 @@ class Customer(Archivable):
 
     @staticmethod
     def scope_extra_q(user):
-        """Also visible: customers shared with the user, and the public pool (no owner)."""
-        return Q(owner__isnull=True) | Q(pk__in=CustomerShare.objects.filter(user=user).values("customer_id"))
+        """Also visible: customers shared with the user, and the public pool (no owner).  The shares
+        are read first, as a list, so that every branch of the scope can use an index."""
+        return Q(owner__isnull=True) | Q(pk__in=shared_customer_ids(user))
 
     @property
     def in_pool(self) -> bool:
@@ -197,9 +216,9 @@ class Contact(Archivable):
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
     title = models.CharField(_("title"), max_length=40, blank=True)
     mobile = models.CharField(_("mobile"), max_length=40, blank=True)
-    mobile_key = models.CharField(max_length=20, blank=True, db_index=True, editable=False)
+    mobile_key = models.CharField(max_length=20, blank=True, editable=False)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
-    phone_key = models.CharField(max_length=20, blank=True, db_index=True, editable=False)
+    phone_key = models.CharField(max_length=20, blank=True, editable=False)
     email = models.EmailField(_("e-mail"), blank=True)
     wechat = models.CharField(_("WeChat"), max_length=40, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
@@ -222,15 +241,17 @@ class Contact(Archivable):
                 name="cst_linkman_one_primary",
             )
         ]
+        indexes = [
+            models.Index(fields=["mobile_key"], name="cst_linkman_mobile_key"),
+            models.Index(fields=["phone_key"], name="cst_linkman_phone_key"),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     @staticmethod
     def scope_extra_q(user):
-        return Q(customer__owner__isnull=True) | Q(
-            customer_id__in=CustomerShare.objects.filter(user=user).values("customer_id")
-        )
+        return Q(customer__owner__isnull=True) | Q(customer_id__in=shared_customer_ids(user))
 
 
 class Activity(models.Model):
@@ -283,9 +304,7 @@ class Activity(models.Model):
 
     @staticmethod
     def scope_extra_q(user):
-        return Q(author=user) | Q(
-            customer_id__in=CustomerShare.objects.filter(user=user).values("customer_id")
-        )
+        return Q(author=user) | Q(customer_id__in=shared_customer_ids(user))
 
 
 class FieldVisit(models.Model):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
+from django.db.models.functions import Coalesce, RowNumber
 
 from kehu.core.scopes import visible_to
 
@@ -38,8 +39,9 @@ def pool_customers() -> QuerySet[Customer]:
     return Customer.objects.active().filter(owner__isnull=True).select_related("level", "region", "industry")
 
 
-def customer_360(user, pk: int) -> Customer:
-    """One customer with everything its 360 page shows, in a fixed number of queries."""
+def customer_360(user, pk: int, *, timeline: int = 100) -> Customer:
+    """One customer with everything its 360 page shows, in a fixed number of queries: the latest
+    ``timeline`` activities (``activity_total`` counts them all)."""
     from django.http import Http404
 
     qs = customers_visible_to(user).prefetch_related(
@@ -49,7 +51,8 @@ def customer_360(user, pk: int) -> Customer:
             "activities",
             queryset=Activity.objects.select_related("kind", "contact", "author", "commented_by").order_by(
                 "-happened_at", "-pk"
-            ),
+            )[:timeline],
+            to_attr="recent_activities",  # a sliced prefetch needs its own attribute
         ),
         Prefetch("documents", queryset=CustomerDocument.objects.select_related("uploaded_by")),
         Prefetch("shares", queryset=CustomerShare.objects.select_related("user")),
@@ -58,6 +61,10 @@ def customer_360(user, pk: int) -> Customer:
             "churn_cases", queryset=ChurnCase.objects.select_related("reason").prefetch_related("measures")
         ),
     )
+    total = (
+        Activity.objects.filter(customer=OuterRef("pk")).order_by().values("customer").annotate(n=Count("pk"))
+    )
+    qs = qs.annotate(activity_total=Coalesce(Subquery(total.values("n")), 0))
     try:
         return qs.get(pk=pk)
     except (Customer.DoesNotExist, ValueError, TypeError) as exc:
@@ -79,24 +86,40 @@ def caller_id_lookup(user, number: str, *, limit: int = 10, activities: int = 5)
     key = normalize_phone(number)
     if not key:
         return {"number": "", "matches": []}
-    contacts = Contact.objects.active().filter(Q(mobile_key=key) | Q(phone_key=key))
+    # The contacts with this number first (a few rows from an index): they give the customers to
+    # look for and, per customer, the contact to show (primary first, then by name).
+    by_customer: dict[int, Contact] = {}
+    for ct in (
+        Contact.objects.active()
+        .filter(Q(mobile_key=key) | Q(phone_key=key))
+        .order_by("-is_primary", "name", "pk")[:1000]
+    ):
+        by_customer.setdefault(ct.customer_id, ct)
     customers = list(
         customers_visible_to(user)
         .active()
-        .filter(Q(phone_key=key) | Q(pk__in=contacts.values("customer_id")))
+        .filter(Q(phone_key=key) | Q(pk__in=list(by_customer)))
         .order_by(F("last_activity_at").desc(nulls_last=True), "pk")[:limit]
     )
-    matched = contacts.filter(customer_id__in=[c.pk for c in customers]).order_by("-is_primary", "name", "pk")
-    by_customer: dict[int, Contact] = {}
-    for ct in matched:
-        by_customer.setdefault(ct.customer_id, ct)
-    recent = activities_visible_to(user).order_by("-happened_at", "-pk")
+    if not customers:
+        return {"number": key, "matches": []}
+    ids = [c.pk for c in customers]
+    visible = activities_visible_to(user).order_by("-happened_at", "-pk")
+    recent: dict[int, list[Activity]] = {}
+    if len(ids) == 1:  # the usual case: one caller, one customer
+        recent[ids[0]] = list(visible.filter(customer_id=ids[0])[:activities])
+    else:  # the latest of every match in one query, numbered per customer by a window function
+        ranked = visible.filter(customer_id__in=ids).annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("customer_id")],
+                order_by=[F("happened_at").desc(), F("pk").desc()],
+            )
+        )
+        for a in ranked.filter(rank__lte=activities).order_by("customer_id", "rank"):
+            recent.setdefault(a.customer_id, []).append(a)
     matches = [
-        {
-            "customer": c,
-            "contact": by_customer.get(c.pk),
-            "activities": list(recent.filter(customer=c)[:activities]),
-        }
+        {"customer": c, "contact": by_customer.get(c.pk), "activities": recent.get(c.pk, [])}
         for c in customers
     ]
     return {"number": key, "matches": matches}

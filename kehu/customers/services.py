@@ -521,6 +521,41 @@ def set_primary_contact(contact: Contact, *, by) -> Contact:
     return save_contact(contact, by=by)
 
 
+@audited
+def archive_contact(contact: Contact, *, by) -> Contact:
+    """A contact who left the company: kept with its activities, no longer listed or matched by
+    caller ID.  When it was the primary contact, the next active one (by name) becomes primary."""
+    with transaction.atomic():
+        customer = _lock(contact.customer)
+        _require_edit(by, customer)
+        ct = _lock(contact)
+        if ct.archived_at is not None:
+            return ct
+        was_primary = ct.is_primary
+        ct.archived_at, ct.archived_by, ct.is_primary = timezone.now(), by, False
+        ct.save(update_fields=["archived_at", "archived_by", "is_primary"])
+        if was_primary:
+            nxt = customer.contacts.active().order_by("name", "pk").first()
+            if nxt is not None:
+                nxt.is_primary = True
+                nxt.save(update_fields=["is_primary"])
+        return ct
+
+
+@audited
+def restore_contact(contact: Contact, *, by) -> Contact:
+    with transaction.atomic():
+        customer = _lock(contact.customer)
+        _require_edit(by, customer)
+        ct = _lock(contact)
+        if ct.archived_at is None:
+            return ct
+        ct.archived_at, ct.archived_by = None, None
+        ct.is_primary = not customer.contacts.active().filter(is_primary=True).exists()
+        ct.save(update_fields=["archived_at", "archived_by", "is_primary"])
+        return ct
+
+
 # --- activities and field visits ----------------------------------------------------------------
 
 
@@ -673,6 +708,20 @@ def add_document(customer: Customer, *, upload, by) -> CustomerDocument:
         return CustomerDocument.objects.create(
             customer=c, file=upload, name=name, size=upload.size, uploaded_by=by
         )
+
+
+@audited
+def remove_document(document: CustomerDocument, *, by) -> None:
+    """Removes a document and, once the transaction commits, its file.  The audit log keeps who
+    removed which file when."""
+    with transaction.atomic():
+        _lock(document.customer)
+        _require_edit(by, document.customer)
+        doc = _lock(document)
+        storage, path = doc.file.storage, doc.file.name
+        doc.delete()
+        if path:
+            transaction.on_commit(lambda: storage.delete(path))
 
 
 # --- churn ----------------------------------------------------------------------------------------

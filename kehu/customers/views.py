@@ -362,6 +362,8 @@ class ContactListView(ModuleList):
         return qs.archived() if self.request.GET.get("archived") == "1" else qs.active()
 
     def row_url(self, obj):
+        if obj.is_archived:
+            return reverse("customers:contact_edit", args=[obj.pk])
         return reverse("customers:detail", args=[obj.customer_id]) + "#contacts"
 
 
@@ -457,6 +459,7 @@ class PoolView(ModuleList):
         Column(gettext_lazy("Region"), "region", "region__order"),
         Column(gettext_lazy("Industry"), "industry", "industry__order"),
         Column(gettext_lazy("Released"), "released_at", "released_at"),
+        Column(gettext_lazy("Why it was released"), "release_reason"),
         Column(gettext_lazy("Last contact"), "last_activity_at", "last_activity_at"),
         Column("", lambda c: "", template="customers/cells/claim.html"),
     ]
@@ -629,9 +632,9 @@ TIMELINE_LIMIT = 100
 @page()
 def customer_detail(request, pk):
     user = request.user
-    customer = customer_360(user, pk)
+    customer = customer_360(user, pk, timeline=TIMELINE_LIMIT)
     contacts = list(customer.contacts.all())
-    activities = list(customer.activities.all())
+    activities = customer.recent_activities
     visits = list(customer.field_visits.all())
     shares = list(customer.shares.all())
     churn_cases = list(customer.churn_cases.all())
@@ -644,7 +647,7 @@ def customer_detail(request, pk):
 
     timeline = []
     unread_mine = False
-    for a in activities[:TIMELINE_LIMIT]:
+    for a in activities:
         unread = a.author_id == user.pk and a.commented_at is not None and a.comment_read_at is None
         unread_mine |= unread
         timeline.append({"a": a, "unread": unread, "can_comment": _can_comment(user, a, dept_ids)})
@@ -663,8 +666,8 @@ def customer_detail(request, pk):
         "customer": customer,
         "contacts": contacts,
         "timeline": timeline,
-        "more_activities": len(activities) > TIMELINE_LIMIT,
-        "activity_count": len(activities),
+        "more_activities": customer.activity_total > len(activities),
+        "activity_count": customer.activity_total,
         "visits": visits,
         "planned_visits": [v for v in visits if v.status == FieldVisit.Status.PLANNED],
         "documents": list(customer.documents.all()),
@@ -926,7 +929,28 @@ def customer_restore(request, pk):
 # --- contacts -------------------------------------------------------------------------------------
 
 
-def _contact_page(request, customer, form, title):
+def _contact_page(request, customer, form, title, contact=None):
+    actions = []
+    if contact is not None and contact.is_archived:
+        actions.append(
+            {
+                "url": reverse("customers:contact_restore", args=[contact.pk]),
+                "label": _("Restore"),
+                "icon": "arrow-counterclockwise",
+                "id": "restore-contact",
+            }
+        )
+    elif contact is not None:
+        actions.append(
+            {
+                "url": reverse("customers:contact_archive", args=[contact.pk]),
+                "label": _("Archive (left the company)"),
+                "icon": "archive",
+                "css": "btn-outline-danger",
+                "confirm": _("Archive this contact?"),
+                "id": "archive-contact",
+            }
+        )
     return render(
         request,
         "core/form.html",
@@ -934,6 +958,7 @@ def _contact_page(request, customer, form, title):
             "title": title,
             "form": form,
             "cancel_url": customer.get_absolute_url() + "#contacts",
+            "extra_actions": actions,
             "breadcrumbs": _crumbs(_list_crumb(), _customer_crumb(customer), (title, None)),
         },
     )
@@ -977,7 +1002,37 @@ def contact_edit(request, pk):
         else:
             messages.success(request, _("Saved %(name)s.") % {"name": contact.name})
             return _detail(customer, "contacts")
-    return _contact_page(request, customer, form, _("Edit contact %(name)s") % {"name": contact.name})
+    return _contact_page(
+        request, customer, form, _("Edit contact %(name)s") % {"name": contact.name}, contact=contact
+    )
+
+
+@page()
+@require_POST
+def contact_archive(request, pk):
+    contact = _contact_or_404(request, pk)
+    run_service(
+        request,
+        services.archive_contact,
+        contact,
+        by=request.user,
+        success=_("Archived the contact %(name)s.") % {"name": contact.name},
+    )
+    return _detail(contact.customer_id, "contacts")
+
+
+@page()
+@require_POST
+def contact_restore(request, pk):
+    contact = _contact_or_404(request, pk)
+    run_service(
+        request,
+        services.restore_contact,
+        contact,
+        by=request.user,
+        success=_("Restored the contact %(name)s.") % {"name": contact.name},
+    )
+    return _detail(contact.customer_id, "contacts")
 
 
 @page()
@@ -1091,6 +1146,21 @@ def document_download(request, pk):
     except (FileNotFoundError, ValueError, OSError):
         raise Http404
     return FileResponse(handle, as_attachment=True, filename=doc.name)
+
+
+@page()
+@require_POST
+def document_remove(request, pk):
+    doc = _get_or_404(CustomerDocument.objects.select_related("customer"), pk=pk)
+    _customer_or_404(request, doc.customer_id)
+    run_service(
+        request,
+        services.remove_document,
+        doc,
+        by=request.user,
+        success=_("Removed the document %(name)s.") % {"name": doc.name},
+    )
+    return _detail(doc.customer_id, "documents")
 
 
 # --- field visits ---------------------------------------------------------------------------------

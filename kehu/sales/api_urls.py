@@ -3,6 +3,18 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter()
+from . import api
 
-urlpatterns = [path("", include(router.urls))]
+router = SimpleRouter()
+router.register("opportunities", api.OpportunityViewSet, basename="opportunity")
+router.register("plan-items", api.PlanItemViewSet, basename="planitem")
+router.register("stages", api.StageViewSet, basename="stage")
+router.register("campaigns", api.CampaignViewSet, basename="campaign")
+router.register("mailings", api.MailingViewSet, basename="mailing")
+router.register("mailing-recipients", api.RecipientViewSet, basename="recipient")
+
+urlpatterns = [
+    path("sales-forecast/", api.ForecastView.as_view(), name="sales-forecast"),
+    path("sales-board/", api.BoardView.as_view(), name="sales-board"),
+    path("", include(router.urls)),
+]

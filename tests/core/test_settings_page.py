@@ -1,5 +1,6 @@
 from django.urls import reverse
 
+from kehu.core.registry import registry
 from kehu.core.settings_store import get_setting
 
 
@@ -7,7 +8,10 @@ def test_admin_changes_a_system_setting_and_it_is_audited(demo, client_for):
     c = client_for("admin")
     page = c.get(reverse("core:settings")).content.decode()
     assert "customers.pool_claim_limit" in page
-    data = {"customers.pool_claim_limit": 3, "customers.pool_return_days": 45, "customers.churn_months": 6}
+    data = {key: d.default for key, d in registry.settings.items()}  # every module's settings
+    data.update(
+        {"customers.pool_claim_limit": 3, "customers.pool_return_days": 45, "customers.churn_months": 6}
+    )
     resp = c.post(reverse("core:settings"), data)
     assert resp.status_code == 302
     assert get_setting("customers.pool_claim_limit") == 3 and get_setting("customers.pool_return_days") == 45

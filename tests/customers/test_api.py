@@ -580,7 +580,8 @@ def test_contacts_create_update_and_primary(world, api_for):
 def test_activities_record_comment_and_unread(world, api_for, demo):
     c = api_for("manager")
     mine = world["mine"]
-    happened = (timezone.now() - timedelta(hours=1)).isoformat()
+    body_time = timezone.now() - timedelta(hours=1)
+    happened = body_time.isoformat()
     resp = c.post(
         f"{API}/activities/",
         {
@@ -629,7 +630,7 @@ def test_activities_record_comment_and_unread(world, api_for, demo):
     }
     assert ids(c.get(f"{API}/activities/", {"happened_before": "2000-01-01"})) == set()
     assert body["id"] in ids(
-        c.get(f"{API}/activities/", {"happened_after": timezone.localdate().isoformat()})
+        c.get(f"{API}/activities/", {"happened_after": timezone.localtime(body_time).date().isoformat()})
     )
 
 

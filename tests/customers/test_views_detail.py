@@ -152,8 +152,8 @@ def test_executive_reads_everything_but_every_write_is_403(hx, demo, client_for)
 
 def test_empty_slot_registry_shows_nothing_and_a_registered_panel_shows(hx, client_for, monkeypatch):
     c = client_for("manager")
-    assert 'id="panel-' not in text(c.get(detail(hx)))
     monkeypatch.setattr(views, "CUSTOMER_360_SLOTS", [])
+    assert 'id="panel-' not in text(c.get(detail(hx)))
     views.register_customer_panel(
         views.CustomerPanel("orders", "Orders", "customers/_fact.html", context=lambda r, cu: {"n": 1})
     )

@@ -219,11 +219,14 @@ def test_pool_lists_unowned_customers_and_claims_within_the_limit(demo, client_f
     m2 = demo["manager2"]
     first = make_pool_customer(m2, "上海公海一号有限公司")
     second = make_pool_customer(m2, "上海公海二号有限公司")
+    moved = make_customer(m2, "上海放弃贸易有限公司")
+    services.release_to_pool(moved, by=m2, reason="客户搬迁到外省，无法跟进")
     owned = make_customer(m2, "上海有主贸易有限公司")
     set_setting("customers.pool_claim_limit", 1, by=demo["admin"])
     c = client_for("manager")
     page = text(c.get(reverse("customers:pool")))
     assert link(first) in page and link(second) in page and link(owned) not in page
+    assert "Why it was released" in page and "客户搬迁到外省，无法跟进" in page
     assert f'data-claim="{first.pk}"' in page
     resp = c.post(
         reverse("customers:claim", args=[first.pk]), {"next": reverse("customers:pool")}, follow=True

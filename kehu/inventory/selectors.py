@@ -1,0 +1,279 @@
+"""Reads: stock, the movement journal, the monthly 收发存 summary, safety-stock alerts, serial
+traceability and recall lists.  Inventory is company-wide (rights decide who opens it); every read
+here costs a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection
+from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from kehu.catalog.models import Product
+
+from .models import (
+    SafetyStock,
+    SerialEvent,
+    SerialUnit,
+    StockBalance,
+    StockMove,
+    StockPeriod,
+    StockPeriodBalance,
+    Warehouse,
+)
+from .services import month_bounds, period_code, previous_month
+
+ZERO = Decimal("0")
+
+
+def balances() -> QuerySet[StockBalance]:
+    return StockBalance.objects.select_related("product", "product__unit", "warehouse")
+
+
+def moves() -> QuerySet[StockMove]:
+    return StockMove.objects.select_related("product", "warehouse", "user", "customer")
+
+
+def serial_units() -> QuerySet[SerialUnit]:
+    return SerialUnit.objects.select_related("product", "warehouse", "customer")
+
+
+def product_stock(product: Product) -> list[dict]:
+    """Per warehouse: quantity, reserved, available, value, safety stock (the product page's card)."""
+    rows = (
+        StockBalance.objects.filter(product=product)
+        .values("warehouse_id", "warehouse__code", "warehouse__name")
+        .annotate(q=Sum("quantity"), r=Sum("reserved"), v=Sum("value"))
+        .order_by("warehouse__code")
+    )
+    safety = dict(SafetyStock.objects.filter(product=product).values_list("warehouse_id", "minimum"))
+    out = []
+    for r in rows:
+        if not r["q"] and not r["r"] and r["warehouse_id"] not in safety:
+            continue
+        out.append(
+            {
+                "warehouse_id": r["warehouse_id"],
+                "warehouse": f"{r['warehouse__code']} {r['warehouse__name']}",
+                "quantity": r["q"],
+                "reserved": r["r"],
+                "available": r["q"] - r["r"],
+                "value": r["v"],
+                "minimum": safety.get(r["warehouse_id"]),
+                "low": r["warehouse_id"] in safety and r["q"] < safety[r["warehouse_id"]],
+            }
+        )
+    return out
+
+
+def safety_alerts(warehouse_ids=None, limit: int | None = None) -> list[dict]:
+    """Products below their safety stock per warehouse, the largest shortage first."""
+    on_hand = (
+        StockBalance.objects.filter(product_id=OuterRef("product_id"), warehouse_id=OuterRef("warehouse_id"))
+        .order_by()
+        .values("product_id")
+        .annotate(s=Sum("quantity"))
+        .values("s")
+    )
+    qs = (
+        SafetyStock.objects.select_related("product", "warehouse")
+        .filter(warehouse__archived_at__isnull=True)
+        .annotate(
+            on_hand=Coalesce(
+                Subquery(on_hand, output_field=DecimalField(max_digits=18, decimal_places=4)),
+                Value(ZERO, output_field=DecimalField(max_digits=18, decimal_places=4)),
+            )
+        )
+    )
+    if warehouse_ids:
+        qs = qs.filter(warehouse_id__in=warehouse_ids)
+    rows = []
+    for ss in qs:
+        if ss.on_hand < ss.minimum:
+            rows.append(
+                {
+                    "product": ss.product,
+                    "warehouse": ss.warehouse,
+                    "quantity": ss.on_hand,
+                    "minimum": ss.minimum,
+                    "shortage": ss.minimum - ss.on_hand,
+                    "suggested": (ss.maximum or ss.minimum) - ss.on_hand,
+                }
+            )
+    rows.sort(key=lambda r: (-(r["shortage"] / r["minimum"] if r["minimum"] else 0), r["product"].code))
+    return rows[:limit] if limit else rows
+
+
+@dataclass
+class MonthlyRow:
+    product: Product
+    warehouse: Warehouse
+    opening: Decimal
+    opening_value: Decimal
+    received: Decimal
+    received_value: Decimal
+    issued: Decimal
+    issued_value: Decimal
+    closing: Decimal
+    closing_value: Decimal
+
+
+_PLACES = {"0.0001": Decimal("0.0001"), "0.01": Decimal("0.01")}
+
+
+def _dec(v, places="0.0001") -> Decimal:
+    if v is None:
+        return ZERO
+    if isinstance(v, Decimal):  # PostgreSQL: numeric sums keep the column's scale
+        return v
+    return Decimal(str(v)).quantize(_PLACES[places])  # SQLite hands back floats or integers
+
+
+def monthly_summary(year: int, month: int, *, warehouse_id=None, product_ids=None) -> list[MonthlyRow]:
+    """收发存: per product × warehouse, opening, in, out and closing of one month, quantities and
+    values, in one aggregate query.  When the previous month is closed (:func:`services.close_period`),
+    its stored closing is the opening and only the month's own ledger rows are read.  Otherwise the
+    current balances minus the movements after the month give the closing, the movements inside the
+    month give in and out (by sign) and, subtracted, the opening: that reads the ledger rows from the
+    month's first day on (index on ``created_at``)."""
+    start, end = month_bounds(year, month)
+    where_m, where_b, params_m, params_b = "", "", [], []
+    if warehouse_id:
+        where_m += " AND warehouse_id = %s"
+        where_b += " AND warehouse_id = %s"
+        params_m.append(int(warehouse_id))
+        params_b.append(int(warehouse_id))
+    if product_ids is not None:
+        ids = [int(p) for p in product_ids] or [0]
+        marks = ",".join(["%s"] * len(ids))
+        where_m += f" AND product_id IN ({marks})"
+        where_b += f" AND product_id IN ({marks})"
+        params_m += ids
+        params_b += ids
+    m, b = StockMove._meta.db_table, StockBalance._meta.db_table
+    sql = f"""
+        WITH mv AS (
+            SELECT product_id, warehouse_id,
+                SUM(CASE WHEN created_at < %s AND quantity > 0 THEN quantity ELSE 0 END) AS in_q,
+                SUM(CASE WHEN created_at < %s AND quantity > 0 THEN amount ELSE 0 END) AS in_v,
+                SUM(CASE WHEN created_at < %s AND quantity < 0 THEN -quantity ELSE 0 END) AS out_q,
+                SUM(CASE WHEN created_at < %s AND quantity < 0 THEN -amount ELSE 0 END) AS out_v,
+                SUM(CASE WHEN created_at >= %s THEN quantity ELSE 0 END) AS after_q,
+                SUM(CASE WHEN created_at >= %s THEN amount ELSE 0 END) AS after_v
+            FROM {m} WHERE created_at >= %s {where_m}
+            GROUP BY product_id, warehouse_id
+        ), bal AS (
+            SELECT product_id, warehouse_id, SUM(quantity) AS q, SUM(value) AS v
+            FROM {b} WHERE 1 = 1 {where_b} GROUP BY product_id, warehouse_id
+        )
+        SELECT bal.product_id, bal.warehouse_id,
+            bal.q - COALESCE(mv.after_q, 0) AS close_q, bal.v - COALESCE(mv.after_v, 0) AS close_v,
+            COALESCE(mv.in_q, 0), COALESCE(mv.in_v, 0), COALESCE(mv.out_q, 0), COALESCE(mv.out_v, 0)
+        FROM bal LEFT JOIN mv ON mv.product_id = bal.product_id AND mv.warehouse_id = bal.warehouse_id
+    """
+    params = [end, end, end, end, end, end, start, *params_m, *params_b]
+    prev = period_code(*previous_month(year, month))
+    if StockPeriod.objects.filter(period=prev).exists():
+        # the previous month is closed: its closing is the opening; read only this month's rows
+        p = StockPeriodBalance._meta.db_table
+        sql = f"""
+            SELECT product_id, warehouse_id,
+                SUM(oq) + SUM(iq) - SUM(xq), SUM(ov) + SUM(iv) - SUM(xv), SUM(iq), SUM(iv), SUM(xq), SUM(xv)
+            FROM (
+                SELECT product_id, warehouse_id, quantity AS oq, value AS ov,
+                    0 AS iq, 0 AS iv, 0 AS xq, 0 AS xv
+                FROM {p} WHERE period = %s {where_b}
+                UNION ALL
+                SELECT product_id, warehouse_id, 0, 0,
+                    CASE WHEN quantity > 0 THEN quantity ELSE 0 END,
+                    CASE WHEN quantity > 0 THEN amount ELSE 0 END,
+                    CASE WHEN quantity < 0 THEN -quantity ELSE 0 END,
+                    CASE WHEN quantity < 0 THEN -amount ELSE 0 END
+                FROM {m} WHERE created_at >= %s AND created_at < %s {where_m}
+            ) t
+            GROUP BY product_id, warehouse_id
+        """
+        params = [prev, *params_b, start, end, *params_m]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        raw = cur.fetchall()
+    rows = []
+    for pid, wid, cq, cv, iq, iv, oq, ov in raw:
+        cq, iq, oq = _dec(cq), _dec(iq), _dec(oq)
+        cv, iv, ov = _dec(cv, "0.01"), _dec(iv, "0.01"), _dec(ov, "0.01")
+        oq_open = cq - iq + oq
+        if not (cq or iq or oq or oq_open):
+            continue
+        rows.append((pid, wid, oq_open, cv - iv + ov, iq, iv, oq, ov, cq, cv))
+    products = Product.objects.only("code", "name", "spec").in_bulk({r[0] for r in rows})
+    warehouses = Warehouse.objects.only("code", "name").in_bulk({r[1] for r in rows})
+    out = [MonthlyRow(products[r[0]], warehouses[r[1]], *r[2:]) for r in rows]
+    out.sort(key=lambda r: (r.product.code, r.warehouse.code))
+    return out
+
+
+def serial_history(unit: SerialUnit) -> list[SerialEvent]:
+    return list(unit.events.select_related("warehouse", "customer", "user").order_by("at", "id"))
+
+
+def recall_units(
+    product: Product, *, batch: str = "", produced_from: date | None = None, produced_to: date | None = None
+) -> QuerySet[SerialUnit]:
+    """批次召回: every unit of the product in the batch or production-date range, with where it is now
+    (warehouse) and which customer holds it, and the document that delivered it."""
+    qs = serial_units().filter(product=product).exclude(status=SerialUnit.Status.VOIDED)
+    if batch:
+        qs = qs.filter(batch=batch)
+    if produced_from:
+        qs = qs.filter(production_date__gte=produced_from)
+    if produced_to:
+        qs = qs.filter(production_date__lte=produced_to)
+    last_delivery = SerialEvent.objects.filter(unit_id=OuterRef("pk"), customer__isnull=False).order_by(
+        "-at", "-id"
+    )
+    return qs.annotate(
+        delivery_number=Subquery(last_delivery.values("doc_number")[:1]),
+    ).order_by("serial")
+
+
+def customer_units(customer) -> QuerySet[SerialUnit]:
+    return serial_units().filter(customer=customer).order_by("-delivered_on", "serial")
+
+
+def keepers_for_digest():
+    """Warehouse keepers (users with inventory.warehouses) with an e-mail address, and the warehouses
+    each one keeps (none named: all)."""
+    from kehu.accounts.models import User
+
+    kept: dict[int, list[int]] = {}
+    for wid, uid in Warehouse.objects.active().filter(keeper__isnull=False).values_list("pk", "keeper_id"):
+        kept.setdefault(uid, []).append(wid)
+    users = []
+    for user in User.objects.filter(is_active=True).exclude(email="").prefetch_related("roles"):
+        if user.has_right("inventory.warehouses") or user.pk in kept:
+            users.append((user, kept.get(user.pk)))
+    return users
+
+
+def send_safety_digests() -> int:
+    """The daily e-mail to warehouse keepers: products below safety stock in their warehouses."""
+    sent = 0
+    for user, warehouse_ids in keepers_for_digest():
+        alerts = safety_alerts(warehouse_ids)
+        if not alerts:
+            continue
+        lang = user.language or settings.LANGUAGE_CODE
+        with translation.override(lang):
+            ctx = {"user": user, "alerts": alerts, "today": timezone.localdate()}
+            subject = render_to_string("inventory/digest_subject.txt", ctx).strip()
+            body = render_to_string("inventory/digest_email.txt", ctx)
+        send_mail(subject, body, None, [user.email])
+        sent += 1
+    return sent

@@ -1,0 +1,30 @@
+"""The list pages count at most a cap of rows (a COUNT of a broad filter on a big table costs more
+than the page)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from kehu.accounts.models import User
+from kehu.core.ui import CappedPaginator, ListPage
+
+
+def test_capped_paginator_counts_up_to_the_cap(demo):
+    total = User.objects.count()
+    assert total == 8
+    small = CappedPaginator(User.objects.order_by("pk"), 2, cap=3)
+    assert small.count == 4 and small.capped and small.num_pages == 2
+    assert [u.pk for u in small.page(2).object_list] == list(
+        User.objects.order_by("pk").values_list("pk", flat=True)[2:4]
+    )
+    big = CappedPaginator(User.objects.order_by("pk"), 2, cap=100)
+    assert big.count == total and not big.capped
+
+
+def test_list_page_says_more_than_the_cap(demo, client_for, monkeypatch):
+    monkeypatch.setattr(ListPage, "count_cap", 3)
+    page = client_for("admin").get(reverse("accounts:user_list")).content.decode()
+    assert "More than 3 records" in page
+    monkeypatch.setattr(ListPage, "count_cap", 10_000)
+    page = client_for("admin").get(reverse("accounts:user_list")).content.decode()
+    assert "8 records" in page

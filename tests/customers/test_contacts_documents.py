@@ -1,0 +1,124 @@
+"""Archiving a contact who left the company, and removing a customer's document: in the UI and the
+API, within the customer's scope."""
+
+from __future__ import annotations
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from kehu.customers import services
+from kehu.customers.models import Contact, CustomerDocument
+from kehu.customers.selectors import caller_id_lookup
+from tests.customers.test_views_helpers import add_contact, make_customer, text
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def hx(demo):
+    c = make_customer(demo["manager"], "杭州华夏科技有限公司", phone="0571-8888 1234")
+    add_contact(c, demo["manager"], name="张明", mobile="13800138000")
+    add_contact(c, demo["manager"], name="李华", mobile="13900139000")
+    return c
+
+
+def test_archiving_the_primary_contact_hands_primary_on_and_restore_brings_it_back(hx, demo, client_for):
+    zhang = Contact.objects.get(name="张明")
+    assert zhang.is_primary
+    assert [m["customer"] for m in caller_id_lookup(demo["manager"], "13800138000")["matches"]] == [hx]
+    c = client_for("manager")
+    resp = c.post(reverse("customers:contact_archive", args=[zhang.pk]), follow=True)
+    assert "Archived the contact 张明." in text(resp)
+    zhang.refresh_from_db()
+    li = Contact.objects.get(name="李华")
+    assert zhang.is_archived and not zhang.is_primary and li.is_primary
+    page = text(c.get(reverse("customers:detail", args=[hx.pk])))
+    assert "李华" in page and "13800138000" not in page, "archived contacts leave the 360° page"
+    # Caller ID no longer finds the customer by the archived contact's mobile.
+    assert caller_id_lookup(demo["manager"], "13800138000")["matches"] == []
+    # The archived list links to the contact's page, which offers to restore it.
+    archived = text(c.get(reverse("customers:contact_list") + "?archived=1"))
+    edit = reverse("customers:contact_edit", args=[zhang.pk])
+    assert edit in archived
+    assert reverse("customers:contact_restore", args=[zhang.pk]) in text(c.get(edit))
+    resp = c.post(reverse("customers:contact_restore", args=[zhang.pk]), follow=True)
+    assert "Restored the contact 张明." in text(resp)
+    zhang.refresh_from_db()
+    assert not zhang.is_archived and not zhang.is_primary, "李华 stays the primary contact"
+
+
+def test_contact_archive_checks_scope_and_rights(hx, client_for):
+    zhang = Contact.objects.get(name="张明")
+    url = reverse("customers:contact_archive", args=[zhang.pk])
+    assert client_for("manager2").post(url).status_code == 404
+    assert client_for("executive").post(url).status_code == 403
+    assert client_for("manager").get(url).status_code == 405
+    zhang.refresh_from_db()
+    assert not zhang.is_archived
+
+
+def test_contact_archive_and_restore_through_the_api(hx, api_for):
+    zhang = Contact.objects.get(name="张明")
+    resp = api_for("manager").post(f"{API}/contacts/{zhang.pk}/archive/")
+    assert resp.status_code == 200, resp.content
+    assert resp.json()["is_primary"] is False
+    assert Contact.objects.get(name="李华").is_primary
+    assert api_for("manager2").post(f"{API}/contacts/{zhang.pk}/restore/").status_code == 404
+    resp = api_for("manager").post(f"{API}/contacts/{zhang.pk}/restore/")
+    assert resp.status_code == 200
+    zhang.refresh_from_db()
+    assert zhang.archived_at is None
+
+
+@pytest.fixture
+def doc(hx, demo):
+    return services.add_document(
+        hx, upload=SimpleUploadedFile("合同.pdf", b"%PDF-1.4 contract"), by=demo["manager"]
+    )
+
+
+def test_remove_a_document_deletes_row_and_file_and_is_audited(
+    doc, hx, client_for, django_capture_on_commit_callbacks
+):
+    storage, path = doc.file.storage, doc.file.name
+    assert storage.exists(path)
+    c = client_for("manager")
+    url = reverse("customers:document_remove", args=[doc.pk])
+    assert url in text(c.get(reverse("customers:detail", args=[hx.pk])))
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = c.post(url, follow=True)
+    assert "Removed the document 合同.pdf." in text(resp)
+    assert not CustomerDocument.objects.exists()
+    assert not storage.exists(path)
+    assert LogEntry.objects.filter(object_repr="合同.pdf", action=LogEntry.Action.DELETE).exists()
+
+
+def test_remove_document_out_of_scope_or_read_only_changes_nothing(doc, client_for):
+    url = reverse("customers:document_remove", args=[doc.pk])
+    assert client_for("manager2").post(url).status_code == 404
+    assert client_for("executive").post(url).status_code == 403
+    assert CustomerDocument.objects.filter(pk=doc.pk).exists()
+    assert doc.file.storage.exists(doc.file.name)
+
+
+def test_remove_document_through_the_api(doc, api_for, django_capture_on_commit_callbacks):
+    assert api_for("manager2").delete(f"{API}/documents/{doc.pk}/").status_code == 404
+    assert api_for("executive").delete(f"{API}/documents/{doc.pk}/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api_for("manager").delete(f"{API}/documents/{doc.pk}/").status_code == 204
+    assert not CustomerDocument.objects.exists()
+
+
+def test_the_timeline_shows_the_latest_activities_and_links_to_all(hx, demo, client_for, monkeypatch):
+    from kehu.customers import views
+    from tests.customers.test_views_helpers import add_activity
+
+    monkeypatch.setattr(views, "TIMELINE_LIMIT", 3)
+    for i in range(5):
+        add_activity(hx, demo["manager"], f"第{i}次回访")
+    page = text(client_for("manager").get(reverse("customers:detail", args=[hx.pk])))
+    shown = [i for i in range(5) if f"第{i}次回访" in page]
+    assert len(shown) == 3
+    assert "All 5 activities" in page
