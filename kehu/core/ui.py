@@ -19,6 +19,7 @@ from django.views.generic import TemplateView
 from kehu.core.errors import DomainError
 from kehu.core.export import xlsx_response
 from kehu.core.scopes import visible_to
+from kehu.core.widgets import speed_up_selects
 
 
 class RightRequiredMixin(LoginRequiredMixin):
@@ -117,6 +118,7 @@ class ListPage(RightRequiredMixin, TemplateView):
         )
         if filterset is not None:
             qs = filterset.qs if filterset.is_valid() else qs.none()
+            speed_up_selects(filterset.form)
         sort = request.GET.get("sort", self.default_sort)
         key = sort.lstrip("-")
         if key not in self.sort_options():

@@ -3,6 +3,8 @@ than the page)."""
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 
 from kehu.accounts.models import User
@@ -28,3 +30,17 @@ def test_list_page_says_more_than_the_cap(demo, client_for, monkeypatch):
     monkeypatch.setattr(ListPage, "count_cap", 10_000)
     page = client_for("admin").get(reverse("accounts:user_list")).content.decode()
     assert "8 records" in page
+
+
+def test_fast_select_renders_the_same_html_as_django():
+    from django import forms
+
+    from kehu.core.widgets import FastSelect
+
+    choices = [("", "—"), ("1", "王强 <a&b>"), ("2", "李娜"), ("分组", [("3", "赵磊"), ("4", "孙丽")])]
+    for value in ("2", "", None, "4"):
+        slow = forms.Select(choices=choices, attrs={"class": "form-select", "data-x": "1"})
+        fast = FastSelect(choices=choices, attrs={"class": "form-select", "data-x": "1"})
+        expected = slow.render("owner", value, attrs={"id": "id_owner"})
+        got = fast.render("owner", value, attrs={"id": "id_owner"})
+        assert got == re.sub(r">\s+<", "><", expected.strip())
