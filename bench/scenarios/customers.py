@@ -1944,16 +1944,24 @@ def cleanup(cfg: dict) -> dict:
     from kehu.customers.models import Activity, Contact, Customer, CustomerShare
 
     users = list(User.objects.filter(username__startswith=USER_PREFIX).values_list("pk", flat=True))
-    mine = Customer.objects.filter(
-        Q(number__startswith=NUMBER_PREFIX) | Q(owner__in=users) | Q(created_by__in=users)
-    ).values("pk")
-    counts = {}
+    # The customers' ids first, in one scan: deleting through a sub-select per table let PostgreSQL
+    # pick plans that ran for minutes on a million customers.
+    mine = list(
+        Customer.objects.filter(
+            Q(number__startswith=NUMBER_PREFIX) | Q(owner__in=users) | Q(created_by__in=users)
+        ).values_list("pk", flat=True)
+    )
+    counts = {"activities": 0, "contacts": 0, "shares": 0, "customers": 0}
     with disable_auditlog(), transaction.atomic():  # no "delete" entries for what the run added
-        counts["activities"] = Activity.objects.filter(Q(customer__in=mine) | Q(author__in=users)).delete()[0]
-        counts["contacts"] = Contact.objects.filter(customer__in=mine).delete()[0]
-        counts["shares"] = CustomerShare.objects.filter(Q(customer__in=mine) | Q(user__in=users)).delete()[0]
-        Customer.tags.through.objects.filter(customer__in=mine).delete()
-        counts["customers"] = Customer.objects.filter(pk__in=mine).delete()[0]
+        counts["activities"] += Activity.objects.filter(author__in=users).delete()[0]
+        counts["shares"] += CustomerShare.objects.filter(user__in=users).delete()[0]
+        for i in range(0, len(mine), 10_000):
+            chunk = mine[i : i + 10_000]
+            counts["activities"] += Activity.objects.filter(customer_id__in=chunk).delete()[0]
+            counts["contacts"] += Contact.objects.filter(customer_id__in=chunk).delete()[0]
+            counts["shares"] += CustomerShare.objects.filter(customer_id__in=chunk).delete()[0]
+            Customer.tags.through.objects.filter(customer_id__in=chunk).delete()
+            counts["customers"] += Customer.objects.filter(pk__in=chunk).delete()[0]
         counts["audit"] = LogEntry.objects.filter(actor__in=users).delete()[0]
         counts["login_log"] = LoginLog.objects.filter(user__in=users).delete()[0]
         Department.objects.filter(code__startswith=DEPT_PREFIX).update(head=None)
