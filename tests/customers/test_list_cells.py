@@ -20,7 +20,7 @@ def test_fast_cells_match_their_templates(demo, lang):
     m = demo["manager"]
     plain = make_customer(m, "北京华夏科技有限公司", phone="010-6552 1234")
     person = make_customer(
-        m, "张三 <b>&", kind="individual", short_name="老张 \"x\"", phone="", status="signed"
+        m, "张三 <b>&", kind="individual", short_name='老张 "x"', phone="", status="signed"
     )
     services.update_customer(person, by=m, tags=["老客户", "A&B <c>"])
     person.archived_at = timezone.now()
