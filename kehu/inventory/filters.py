@@ -56,7 +56,10 @@ class StockFilter(df.FilterSet):
         fields = ["q", "warehouse", "category", "batch", "zero"]
 
     def search(self, qs, name, value):
-        return qs.filter(product_q("product__", value))
+        # find the products first (a small table), then their balances through the balance key's index
+        from kehu.catalog.models import Product
+
+        return qs.filter(product_id__in=Product.objects.filter(product_q("", value)).values("pk"))
 
     def with_zero(self, qs, name, value):
         return qs

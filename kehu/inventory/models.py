@@ -582,9 +582,10 @@ class SafetyStock(models.Model):
 
 
 class StockPeriod(models.Model):
-    """A closed month (月结): the closing stock of every product × warehouse at its end is stored in
-    :class:`StockPeriodBalance`, so the 收发存 summary of the next month reads only that month's
-    ledger rows.  A movement posted back into a closed month reopens it (and every later one)."""
+    """A closed month (月结): the closing stock of every product × warehouse at its end and the
+    month's receipts and issues are stored in :class:`StockPeriodBalance`, so the 收发存 summary of a
+    closed month reads only those rows, and that of the next month only its own ledger rows.  A
+    movement posted back into a closed month reopens it (and every later one)."""
 
     period = models.CharField(_("month"), max_length=6, unique=True)  # YYYYMM
     closed_at = models.DateTimeField(_("closed at"))
@@ -603,8 +604,12 @@ class StockPeriodBalance(models.Model):
     period = models.CharField(max_length=6)
     product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="+")
-    quantity = models.DecimalField(**QTY)
+    quantity = models.DecimalField(**QTY)  # closing
     value = models.DecimalField(**MONEY)
+    received = models.DecimalField(default=ZERO, **QTY)  # the month's movements in and out
+    received_value = models.DecimalField(default=ZERO, **MONEY)
+    issued = models.DecimalField(default=ZERO, **QTY)
+    issued_value = models.DecimalField(default=ZERO, **MONEY)
 
     class Meta:
         constraints = [

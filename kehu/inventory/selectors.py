@@ -179,8 +179,18 @@ def monthly_summary(year: int, month: int, *, warehouse_id=None, product_ids=Non
         FROM bal LEFT JOIN mv ON mv.product_id = bal.product_id AND mv.warehouse_id = bal.warehouse_id
     """
     params = [end, end, end, end, end, end, start, *params_m, *params_b]
+    this = period_code(year, month)
     prev = period_code(*previous_month(year, month))
-    if StockPeriod.objects.filter(period=prev).exists():
+    closed = set(StockPeriod.objects.filter(period__in=[prev, this]).values_list("period", flat=True))
+    if this in closed:
+        # the month itself is closed: its stored figures are the answer
+        p = StockPeriodBalance._meta.db_table
+        sql = f"""
+            SELECT product_id, warehouse_id, quantity, value, received, received_value, issued, issued_value
+            FROM {p} WHERE period = %s {where_b}
+        """
+        params = [this, *params_b]
+    elif prev in closed:
         # the previous month is closed: its closing is the opening; read only this month's rows
         p = StockPeriodBalance._meta.db_table
         sql = f"""

@@ -1753,24 +1753,45 @@ def close_period(year: int, month: int) -> int:
     with transaction.atomic():
         StockPeriodBalance.objects.filter(period=code).delete()
         with connection.cursor() as cur:
-            # one statement, one snapshot: the balances now minus the movements after the month
+            # one statement, one snapshot: the balances now minus the movements after the month give
+            # the closing; the month's own movements give in and out
             cur.execute(
                 f"""
-                SELECT bal.product_id, bal.warehouse_id, bal.q - COALESCE(mv.q, 0), bal.v - COALESCE(mv.v, 0)
+                SELECT bal.product_id, bal.warehouse_id,
+                    bal.q - COALESCE(mv.after_q, 0), bal.v - COALESCE(mv.after_v, 0),
+                    COALESCE(mv.in_q, 0), COALESCE(mv.in_v, 0), COALESCE(mv.out_q, 0), COALESCE(mv.out_v, 0)
                 FROM (SELECT product_id, warehouse_id, SUM(quantity) AS q, SUM(value) AS v FROM {b}
                       GROUP BY product_id, warehouse_id) bal
-                LEFT JOIN (SELECT product_id, warehouse_id, SUM(quantity) AS q, SUM(amount) AS v FROM {m}
-                           WHERE created_at >= %s GROUP BY product_id, warehouse_id) mv
-                  ON mv.product_id = bal.product_id AND mv.warehouse_id = bal.warehouse_id
+                LEFT JOIN (
+                    SELECT product_id, warehouse_id,
+                        SUM(CASE WHEN created_at >= %s THEN quantity ELSE 0 END) AS after_q,
+                        SUM(CASE WHEN created_at >= %s THEN amount ELSE 0 END) AS after_v,
+                        SUM(CASE WHEN created_at < %s AND quantity > 0 THEN quantity ELSE 0 END) AS in_q,
+                        SUM(CASE WHEN created_at < %s AND quantity > 0 THEN amount ELSE 0 END) AS in_v,
+                        SUM(CASE WHEN created_at < %s AND quantity < 0 THEN -quantity ELSE 0 END) AS out_q,
+                        SUM(CASE WHEN created_at < %s AND quantity < 0 THEN -amount ELSE 0 END) AS out_v
+                    FROM {m} WHERE created_at >= %s GROUP BY product_id, warehouse_id
+                ) mv ON mv.product_id = bal.product_id AND mv.warehouse_id = bal.warehouse_id
                 """,
-                [end],
+                [end, end, end, end, end, end, start],
             )
             rows = [
-                (code, pid, wid, Decimal(str(q)), Decimal(str(v)))
-                for pid, wid, q, v in cur.fetchall()
-                if q or v
+                (code, pid, wid, *(Decimal(str(x)) for x in figures))
+                for pid, wid, *figures in cur.fetchall()
+                if any(figures)
             ]
-        _insert_rows(StockPeriodBalance, ("period", "product_id", "warehouse_id", "quantity", "value"), rows)
+        fields = (
+            "period",
+            "product_id",
+            "warehouse_id",
+            "quantity",
+            "value",
+            "received",
+            "received_value",
+            "issued",
+            "issued_value",
+        )
+        _insert_rows(StockPeriodBalance, fields, rows)
         StockPeriod.objects.update_or_create(
             period=code, defaults={"closed_at": timezone.now(), "rows": len(rows)}
         )

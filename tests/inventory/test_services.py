@@ -663,3 +663,36 @@ def test_monthly_summary_with_and_without_a_closed_month(wh, products, keeper):
     with pytest.raises(ValidationFailed):
         s.close_period(this_month.year, this_month.month)
     assert s.close_all_periods() >= 2
+
+
+def test_a_closed_month_reads_its_stored_figures(wh, products, keeper):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kehu.inventory.models import StockPeriodBalance
+    from kehu.inventory.selectors import monthly_summary
+
+    p = products["plain"]
+    last_month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    when = timezone.make_aware(timezone.datetime(last_month.year, last_month.month, 3, 9, 0))
+    for q in (8, -3):
+        s.post_movements(
+            [s.Line(p, wh["a"], D(q), unit_cost=5 if q > 0 else None)],
+            reason="other_receipt" if q > 0 else "other_issue",
+            document=s.SourceDoc("test", None, "X"),
+            by=keeper,
+            at=when,
+        )
+    before = [
+        (r.opening, r.received, r.issued, r.closing, r.closing_value)
+        for r in monthly_summary(last_month.year, last_month.month)
+    ]
+    s.close_period(last_month.year, last_month.month)
+    row = StockPeriodBalance.objects.get(product=p)
+    assert (row.quantity, row.received, row.issued, row.value) == (5, 8, 3, D("25.00"))
+    after = [
+        (r.opening, r.received, r.issued, r.closing, r.closing_value)
+        for r in monthly_summary(last_month.year, last_month.month)
+    ]
+    assert before == after == [(0, 8, 3, 5, D("25.00"))]
