@@ -1,5 +1,5 @@
-"""The list pages count at most a cap of rows (a COUNT of a broad filter on a big table costs more
-than the page)."""
+"""The list pages: counts capped (a COUNT of a broad filter on a big table costs more than the page),
+fast selects, and the sidebar's active entry."""
 
 from __future__ import annotations
 
@@ -44,3 +44,17 @@ def test_fast_select_renders_the_same_html_as_django():
         expected = slow.render("owner", value, attrs={"id": "id_owner"})
         got = fast.render("owner", value, attrs={"id": "id_owner"})
         assert got == re.sub(r">\s+<", "><", expected.strip())
+
+
+def test_the_sidebar_marks_only_the_closest_menu_entry(demo, client_for):
+    c = client_for("admin")
+    for url, expected in (
+        (reverse("customers:contact_list"), "customers:contact_list"),
+        (reverse("customers:list"), "customers:list"),
+        (reverse("sales:board"), "sales:board"),
+        (reverse("customers:pool"), "customers:pool"),
+        (reverse("customers:import"), "customers:import"),
+    ):
+        page = c.get(url).content.decode()
+        active = re.findall(r'class="nav-link active"[^>]*data-menu="([^"]+)"', page)
+        assert active == [expected], (url, active)
