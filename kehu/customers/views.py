@@ -229,6 +229,7 @@ class ModuleList(ListPage):
         from django.template import Context
         from django.template.loader import get_template
         from django.utils.html import conditional_escape, format_html
+        from django.utils.safestring import mark_safe
 
         from kehu.core.templatetags.kehu import cell
 
@@ -249,6 +250,15 @@ class ModuleList(ListPage):
                 t = templates[c.template] = get_template(c.template).template
             with context.push(obj=obj, value=v, url=url):
                 return t.render(context)
+
+        labels = [str(c.label) for c in self.columns]  # lazy translations, resolved once
+        label_tags = {
+            label: format_html('<span class="text-body-secondary">{}</span> ', label) if label else ""
+            for label in labels
+        }
+
+        def label_html(label) -> str:
+            return label_tags[label]
 
         rows, last = [], object()
         for obj in objects:
@@ -274,17 +284,28 @@ class ModuleList(ListPage):
             else:
                 title = conditional_escape(cell(tv))
             rest = [
-                (c.label, shown[i] if shown[i] is not None else conditional_escape(cell(v)))
+                (labels[i], shown[i] if shown[i] is not None else conditional_escape(cell(v)))
                 for i, (c, v) in enumerate(cells)
-                if i != t and ((c.template and not c.label) or v or v == 0)
+                if i != t and ((c.template and not labels[i]) or v or v == 0)
             ]
             rows.append(
                 {
                     "obj": obj,
                     "cells": cells,
                     "html": table,
+                    "tds": mark_safe(  # noqa: S308 - every piece is escaped or rendered above
+                        "".join(
+                            f'<td class="kehu-cell-long">{h}</td>' if long else f"<td>{h}</td>"
+                            for h, long in table
+                        )
+                    ),
                     "title_html": title,
                     "rest_html": rest,
+                    "rest": mark_safe(  # noqa: S308
+                        "".join(
+                            f'<span class="text-break">{label_html(label)}{h}</span>' for label, h in rest
+                        )
+                    ),
                     "url": url,
                     "group": group if group != last else None,
                 }
