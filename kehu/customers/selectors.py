@@ -104,7 +104,15 @@ def caller_id_lookup(user, number: str, *, limit: int = 10, activities: int = 5)
     if not customers:
         return {"number": key, "matches": []}
     ids = [c.pk for c in customers]
-    visible = activities_visible_to(user).order_by("-happened_at", "-pk")
+    # The activities the user may see of customers they see: all of them, except on a public-pool
+    # customer, where only their own (the same rule as Activity's scope, without building that
+    # scope and reading the user's shares a second time).
+    visible = Activity.objects.select_related("kind", "contact", "author", "commented_by").order_by(
+        "-happened_at", "-pk"
+    )
+    pool_ids = [c.pk for c in customers if c.owner_id is None]
+    if pool_ids:
+        visible = visible.filter(~Q(customer_id__in=pool_ids) | Q(author=user))
     recent: dict[int, list[Activity]] = {}
     if len(ids) == 1:  # the usual case: one caller, one customer
         recent[ids[0]] = list(visible.filter(customer_id=ids[0])[:activities])

@@ -122,3 +122,23 @@ def test_the_timeline_shows_the_latest_activities_and_links_to_all(hx, demo, cli
     shown = [i for i in range(5) if f"第{i}次回访" in page]
     assert len(shown) == 3
     assert "All 5 activities" in page
+
+
+def test_caller_id_shows_on_a_pool_customer_only_the_callers_own_activities(demo):
+    from kehu.customers.selectors import activities_visible_to
+    from tests.customers.test_views_helpers import add_activity
+
+    m, boss = demo["manager"], demo["admin"]
+    c = make_customer(m, "宁波海通贸易有限公司", phone="0574-8765 4321")
+    mine = add_activity(c, m, "我的电话")
+    services.assign_customers([c], to=demo["manager2"], by=boss)
+    theirs = add_activity(c, demo["manager2"], "同事的电话")
+    services.release_to_pool(c, by=demo["manager2"])
+    (match,) = caller_id_lookup(m, "0574 87654321")["matches"]
+    assert match["customer"] == c
+    assert [a.pk for a in match["activities"]] == [mine.pk]
+    assert {a.pk for a in activities_visible_to(m).filter(customer=c)} == {mine.pk}, "the same rule"
+    assert theirs.pk not in [a.pk for a in match["activities"]]
+    # The colleague who owned it sees their own.
+    (match,) = caller_id_lookup(demo["manager2"], "0574-87654321")["matches"]
+    assert [a.pk for a in match["activities"]] == [theirs.pk]
