@@ -40,10 +40,26 @@ class LocationForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=60, required=False)
 
 
+class ProductChoiceField(forms.ModelChoiceField):
+    """An active product picked by searching (Tom Select, remote: ``inventory:product_options``).
+    Validation uses the whole active queryset; the select renders only the chosen product, so the
+    page stays small with 200,000 products."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.Select(attrs={"data-product-search": "1"}))
+        super().__init__(Product.objects.none(), **kwargs)
+
+    def render_selected(self, value):
+        choices = [("", "—")]
+        pk = getattr(value, "pk", value)
+        if pk not in (None, "") and str(pk).isdigit():
+            for p in self.queryset.filter(pk=pk).only("pk", "code", "name", "spec"):
+                choices.append((p.pk, " ".join(x for x in (p.code, p.name, p.spec) if x)))
+        self.widget.choices = choices
+
+
 class SafetyStockForm(forms.Form):
-    product = forms.ModelChoiceField(
-        label=_("Product"), queryset=Product.objects.none(), widget=forms.Select(attrs=PICKER)
-    )
+    product = ProductChoiceField(label=_("Product"))
     minimum = forms.DecimalField(label=_("Safety stock"), min_value=0, max_digits=18, decimal_places=4)
     maximum = forms.DecimalField(
         label=_("Maximum stock"), min_value=0, max_digits=18, decimal_places=4, required=False
@@ -51,7 +67,9 @@ class SafetyStockForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["product"].queryset = active_products()
+        field = self.fields["product"]
+        field.queryset = active_products()
+        field.render_selected(self.data.get(self.add_prefix("product")) or self.initial.get("product"))
 
 
 class NoteHeaderForm(forms.Form):

@@ -28,6 +28,7 @@ urlpatterns = [
     path("serials/generate/", views.serial_generate, name="serial_generate"),
     path("serials/labels/", views.serial_labels, name="serial_labels"),
     path("serials/<int:pk>/", views.serial_detail, name="serial_detail"),
+    path("product-options/", views.product_options, name="product_options"),
     path("customer-options/", views.customer_options, name="customer_options"),
     path("alerts/", views.alerts, name="alerts"),
     path("summary/", views.monthly, name="monthly"),

@@ -506,12 +506,31 @@ def _line_rows_for_form(lines) -> list[dict]:
     ]
 
 
-def _products_for_picker():
-    return list(
-        Product.objects.active()
-        .order_by("code")
-        .values("pk", "code", "name", "spec", "tracking", "serial_prefix", "quantity_decimals")
-    )
+PICKER_FIELDS = ("pk", "code", "name", "spec", "tracking", "serial_prefix")
+
+
+def _product_label(p: dict) -> str:
+    return " ".join(x for x in (p["code"], p["name"], p["spec"]) if x)
+
+
+def _lines_with_picked(lines) -> list[dict]:
+    """The form's line rows, each with the product it names (only active ones): the picker renders
+    just that option, the rest load as you type (``product_options``)."""
+    ids = {ln.get("product") for ln in lines if ln.get("product")}
+    found = {p["pk"]: p for p in Product.objects.active().filter(pk__in=ids).values(*PICKER_FIELDS)}
+    for p in found.values():
+        p["label"] = _product_label(p)
+    return [{**ln, "picked": found.get(ln.get("product"))} for ln in lines]
+
+
+def _check_line_products(lines) -> str | None:
+    """Every line's product must exist and be active (the picker only offers those)."""
+    ids = {ln["product"] for ln in lines}
+    if not ids:
+        return None
+    if Product.objects.active().filter(pk__in=ids).count() != len(ids):
+        return _("A product was not found; reload the page.")
+    return None
 
 
 def _line_error(exc: DomainError) -> str:
@@ -546,8 +565,8 @@ def note_form(request, kind=None, pk=None):
         if request.method == "POST"
         else (_line_rows_for_form(note.lines.all()) if note else [])
     )
-    line_error = None
-    if request.method == "POST" and form.is_valid():
+    line_error = _check_line_products(lines) if request.method == "POST" else None
+    if request.method == "POST" and form.is_valid() and not line_error:
         d = form.cleaned_data
         try:
             with transaction.atomic():  # "save and post": a refused posting saves nothing either
@@ -610,9 +629,8 @@ def _render_note_form(request, form, note, lines, line_error, title, is_receipt)
             "title": title,
             "form": form,
             "doc": note,
-            "lines": lines or [{}],
+            "lines": _lines_with_picked(lines or [{}]),
             "line_error": line_error,
-            "products": _products_for_picker(),
             "with_cost": is_receipt,
             "with_production": is_receipt,
             "serial_mode": "in" if is_receipt else "out",
@@ -704,8 +722,8 @@ def transfer_form(request, pk=None):
         if request.method == "POST"
         else (_line_rows_for_form(tr.lines.all()) if tr else [])
     )
-    line_error = None
-    if request.method == "POST" and form.is_valid():
+    line_error = _check_line_products(lines) if request.method == "POST" else None
+    if request.method == "POST" and form.is_valid() and not line_error:
         d = form.cleaned_data
         try:
             with transaction.atomic():
@@ -748,9 +766,8 @@ def _render_transfer_form(request, form, tr, lines, line_error):
             "title": title,
             "form": form,
             "doc": tr,
-            "lines": lines or [{}],
+            "lines": _lines_with_picked(lines or [{}]),
             "line_error": line_error,
-            "products": _products_for_picker(),
             "with_cost": False,
             "with_production": False,
             "serial_mode": "transfer",
@@ -1284,6 +1301,32 @@ def customer_options(request):
         qs = qs.filter(customer_search_q(q))
     rows = qs.order_by("name").values("pk", "number", "name")[:20]
     return JsonResponse({"results": [{"value": r["pk"], "text": f"{r['number']} {r['name']}"} for r in rows]})
+
+
+@page()
+def product_options(request):
+    """The line product picker's search (JSON): active products by code, name, specification,
+    brand, barcode or pinyin initials (the catalog's product search), at most 20."""
+    from kehu.catalog.selectors import product_search_q
+
+    q = (request.GET.get("q") or "").strip()
+    qs = Product.objects.active()
+    if q:
+        qs = qs.filter(product_search_q(q))
+    rows = qs.order_by("code").values(*PICKER_FIELDS)[:20]
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "value": r["pk"],
+                    "text": _product_label(r),
+                    "tracking": r["tracking"],
+                    "prefix": r["serial_prefix"],
+                }
+                for r in rows
+            ]
+        }
+    )
 
 
 # --- dashboard card, product panel, customer panel --------------------------------------------------

@@ -48,6 +48,14 @@ def live_stock(live_demo):
     return live_demo, wh, ipc
 
 
+def _pick_product(page, row, text, product):
+    """The line's product picker loads as you type (here part of the code): choose ``product``."""
+    row.locator(".ts-control input").click()
+    page.keyboard.type(text)
+    row.locator(f".ts-dropdown .option[data-value='{product.pk}']").click()
+    assert row.locator("select").first.input_value() == str(product.pk)
+
+
 def _shot(page, path):
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=path, full_page=True)
@@ -64,7 +72,7 @@ def test_receive_serials_with_the_scanner_and_post(open_session, live_stock, scr
     page.select_option("#id_warehouse", str(wh.pk))
     page.fill("#id_partner", "深圳华强电子")
     row = page.locator("#lines tbody.line").first
-    row.locator(".line-product").select_option(str(ipc.pk))
+    _pick_product(page, row, "610L", ipc)
     row.locator("[name=unit_cost]").fill("5000")
     scan = row.locator(".serial-scan")
     assert scan.is_visible()
@@ -123,6 +131,7 @@ def test_receive_serials_with_the_scanner_and_post(open_session, live_stock, scr
 
 
 def test_pasted_serials_of_the_wrong_status_are_refused_on_posting(open_session, live_stock, screenshots):
+    from kehu.catalog.models import Product
     from kehu.inventory.models import StockNote
 
     _users, wh, ipc = live_stock
@@ -131,13 +140,26 @@ def test_pasted_serials_of_the_wrong_status_are_refused_on_posting(open_session,
     page.goto(s.url("/inventory/issues/new/"))
     page.select_option("#id_warehouse", str(wh.pk))
     row = page.locator("#lines tbody.line").first
-    row.locator(".line-product").select_option(str(ipc.pk))
+    _pick_product(page, row, "610L", ipc)
+    # an added line gets its own picker, which shows only what matches the typed text
+    page.click("#add-line")
+    second = page.locator("#lines tbody.line").nth(1)
+    cable = Product.objects.get(code="CAT6")
+    _pick_product(page, second, "CAT", cable)
+    assert second.locator(f".ts-dropdown .option[data-value='{ipc.pk}']").count() == 0
+    assert not second.locator(".serial-row").is_visible()
+    second.locator(".line-remove").click()
+    assert page.locator("#lines tbody.line").count() == 1
     row.locator(".serial-text").fill("OLD-0001\nNOPE-9")
     row.locator(".serial-text").dispatch_event("change")
     assert row.locator(".line-qty").input_value() == "2"
     with page.expect_navigation():
         page.click("#save-post")
     assert "NOPE-9" in page.locator("#line-error").inner_text()
+    # the re-rendered form keeps the chosen product, with its label, and its serial tools
+    row = page.locator("#lines tbody.line").first
+    assert "IPC-610L" in row.locator(".ts-control .item").inner_text()
+    assert row.locator(".serial-scan").is_visible()
     assert StockNote.objects.count() == 0
     _shot(page, screenshots / "inventory-issue-refused.png")
     s.assert_clean()
@@ -194,4 +216,21 @@ def test_stocktake_scanner_and_summary(open_session, live_stock, screenshots):
     page.goto(s.url("/inventory/summary/"))
     assert "CAT6" in page.locator("#summary").inner_text()
     _shot(page, screenshots / "inventory-summary.png")
+    s.assert_clean()
+
+
+def test_safety_stock_product_loads_as_you_type(open_session, live_stock):
+    from kehu.inventory.models import SafetyStock
+
+    _users, wh, ipc = live_stock
+    s = open_session(locale="en-US")
+    page = s.login("warehouse")
+    page.goto(s.url(wh.get_absolute_url()))
+    box = page.locator("form:has(input[name=action][value=safety])")
+    assert box.locator("select[name='ss-product'] option[value]:not([value=''])").count() == 0
+    _pick_product(page, box, "610L", ipc)
+    box.locator("[name='ss-minimum']").fill("3")
+    with page.expect_navigation():
+        box.locator("button[type=submit], button:not([type])").first.click()
+    assert SafetyStock.objects.get(product=ipc, warehouse=wh).minimum == 3
     s.assert_clean()

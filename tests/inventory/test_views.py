@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kehu.inventory import services as s
 from kehu.inventory.models import SerialUnit, StockBalance, StockNote, Stocktake, Transfer
@@ -419,3 +420,91 @@ def test_issue_to_a_customer_with_the_picker(client_for, stocked, wh, customer):
     # the form of an existing draft shows the chosen customer
     note = StockNote.objects.get()
     assert note.customer == customer
+
+
+def test_product_options_endpoint(client, client_for, nobody, products):
+    from kehu.catalog.models import Product
+
+    url = reverse("inventory:product_options")
+    client.force_login(nobody)
+    assert client.get(url, {"q": "P-"}).status_code == 403
+    Product.objects.create(code="P-GONE", name="停产网线", archived_at=timezone.now())
+    c = client_for("warehouse")
+    codes = [r["text"].split()[0] for r in c.get(url, {"q": "P-"}).json()["results"]]
+    assert "P-PLAIN" in codes and "P-SN" in codes and "P-GONE" not in codes
+    r = c.get(url, {"q": "p-sn"}).json()["results"]
+    assert {x["text"].split()[0] for x in r} == {"P-SN", "P-SN2"}
+    sn = next(x for x in r if x["value"] == products["serial"].pk)
+    assert sn["tracking"] == "serial" and sn["prefix"] == "IPC"
+    # pinyin initials (the catalog's services keep them): 工控机 → gkj; 网线 (wx) but not 停产网线
+    from kehu.catalog.normalize import pinyin_initials
+
+    for p in Product.objects.all():
+        Product.objects.filter(pk=p.pk).update(pinyin=pinyin_initials(p.name))
+    assert [x["value"] for x in c.get(url, {"q": "gkj"}).json()["results"]] == [products["serial"].pk]
+    assert [x["value"] for x in c.get(url, {"q": "wx"}).json()["results"]] == [products["plain"].pk]
+
+
+def test_doc_forms_render_only_the_chosen_product(client_for, wh, products):
+    from kehu.catalog.models import Product
+
+    c = client_for("warehouse")
+    for name in ("inventory:receipt_create", "inventory:issue_create", "inventory:transfer_create"):
+        html = c.get(reverse(name)).content.decode()
+        assert "P-PLAIN" not in html and "P-SN" not in html, name
+        assert reverse("inventory:product_options") in html
+    # a refused form keeps the chosen product's label, and only that one
+    resp = c.post(
+        reverse("inventory:receipt_create"),
+        {
+            "warehouse": "",
+            "reason": "purchase_receipt",
+            "product": [products["plain"].pk],
+            "quantity": ["2"],
+            "batch": [""],
+            "unit_cost": ["1"],
+            "serials": [""],
+            "production_date": [""],
+            "production_line": [""],
+        },
+    )
+    html = resp.content.decode()
+    assert resp.status_code == 200 and f'value="{products["plain"].pk}"' in html
+    assert "P-PLAIN 网线" in html and "P-SN" not in html
+    # an inactive product is refused and nothing is saved
+    Product.objects.filter(pk=products["kg"].pk).update(archived_at=timezone.now())
+    resp = c.post(
+        reverse("inventory:receipt_create"),
+        {
+            "warehouse": wh["a"].pk,
+            "reason": "purchase_receipt",
+            "product": [products["kg"].pk],
+            "quantity": ["2"],
+            "batch": [""],
+            "unit_cost": ["1"],
+            "serials": [""],
+            "production_date": [""],
+            "production_line": [""],
+        },
+    )
+    assert resp.status_code == 200 and 'id="line-error"' in resp.content.decode()
+    assert StockNote.objects.count() == 0
+
+
+def test_safety_stock_picker_renders_only_the_chosen_product(client_for, wh, products):
+    from kehu.inventory.models import SafetyStock
+
+    c = client_for("warehouse")
+    detail = reverse("inventory:warehouse_detail", args=[wh["a"].pk])
+    html = c.get(detail).content.decode()
+    assert "data-product-search" in html and "P-SN" not in html and "P-PLAIN" not in html
+    # an archived product is refused, and the re-rendered select keeps only the chosen one
+    from kehu.catalog.models import Product
+
+    Product.objects.filter(pk=products["kg"].pk).update(archived_at=timezone.now())
+    resp = c.post(detail, {"action": "safety", "ss-product": products["kg"].pk, "ss-minimum": "2"})
+    assert resp.status_code == 200 and not SafetyStock.objects.exists()
+    resp = c.post(detail, {"action": "safety", "ss-product": products["plain"].pk, "ss-minimum": "x"})
+    html = resp.content.decode()
+    assert resp.status_code == 200 and "P-PLAIN 网线" in html and "P-SN" not in html
+    assert not SafetyStock.objects.exists()
