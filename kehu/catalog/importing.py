@@ -23,7 +23,6 @@ are.  What is product-specific lives here:
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
@@ -48,11 +47,15 @@ from kehu.customers.importing import (
     ImportField,
     ImportFileError,
     SessionNotFound,
+    _chunks,
     check_size,
     column_letter,
     header_key,
+    purge_sessions_in,
     read_table,
 )
+from kehu.customers.importing import _json_dump as _dump
+from kehu.customers.importing import _json_load as _load
 
 from . import services
 from .models import Category, Product
@@ -231,19 +234,7 @@ def imports_root() -> Path:
 
 
 def purge_old_sessions(days: int = SESSION_DAYS) -> int:
-    root = imports_root()
-    if not root.is_dir():
-        return 0
-    cutoff = time.time() - days * 86400
-    n = 0
-    for folder in root.iterdir():
-        try:
-            if folder.is_dir() and folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
-                n += 1
-        except OSError:
-            continue
-    return n
+    return purge_sessions_in(imports_root(), days)
 
 
 def detect_mapping(headers: list[str]) -> list[str]:
@@ -606,11 +597,6 @@ class Writer:
         )
 
 
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def require_import_right(user) -> None:
     if (
         not user.is_active
@@ -619,18 +605,6 @@ def require_import_right(user) -> None:
         or not user.has_right(services.EDIT)
     ):
         raise PermissionDeniedError(_("You may not import products."))
-
-
-def _dump(path: Path, data) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, separators=(",", ":"), default=str)
-    tmp.replace(path)
-
-
-def _load(path: Path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 class ProductImport:

@@ -1750,18 +1750,27 @@ def imports_root() -> Path:
     return Path(settings.DATA_DIR) / "imports"
 
 
-def purge_old_sessions(days: int = SESSION_DAYS) -> int:
-    root = imports_root()
+def purge_sessions_in(root: Path, days: int = SESSION_DAYS) -> int:
+    """Removes the import sessions (folders named by their 32-hex id) in ``root`` older than
+    ``days``; other folders (another module's imports kept below) are left alone."""
     if not root.is_dir():
         return 0
     cutoff = time.time() - days * 86400
     n = 0
     for folder in root.iterdir():
         with contextlib.suppress(OSError):
-            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            if (
+                folder.is_dir()
+                and re.fullmatch(r"[0-9a-f]{32}", folder.name)
+                and folder.stat().st_mtime < cutoff
+            ):
                 shutil.rmtree(folder, ignore_errors=True)
                 n += 1
     return n
+
+
+def purge_old_sessions(days: int = SESSION_DAYS) -> int:
+    return purge_sessions_in(imports_root(), days)
 
 
 def _json_dump(path: Path, data) -> None:

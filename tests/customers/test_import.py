@@ -801,7 +801,11 @@ def test_old_import_sessions_are_removed(demo, settings):
     old = settings.DATA_DIR / "imports" / ("0" * 32)
     old.mkdir(parents=True)
     os.utime(old, (0, 0))
+    products = settings.DATA_DIR / "imports" / "products"  # the product imports' own folder
+    products.mkdir()
+    os.utime(products, (0, 0))
     assert importing.purge_old_sessions() == 1 and not old.exists()
+    assert products.is_dir(), "another module's imports are left alone"
 
 
 # --- the same rules as the services ---------------------------------------------------------------
