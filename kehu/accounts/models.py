@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import uuid
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.core.cache import cache
+from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.models import Archivable
@@ -141,6 +143,13 @@ class Role(models.Model):
         return self.name or BUILTIN_ROLE_LABELS.get(self.code, self.code)
 
 
+def new_access_stamp() -> str:
+    return uuid.uuid4().hex
+
+
+ACCESS_CACHE_SECONDS = 3600
+
+
 class User(AbstractUser):
     """A person who logs in.  Belongs to a department, reports to a manager, holds roles."""
 
@@ -169,6 +178,11 @@ class User(AbstractUser):
         blank=True,
         choices=[("", _("Browser default")), ("zh-hans", "简体中文"), ("en", "English")],
     )
+    # Changes whenever the user's roles, or the rights, scope or read-only flag of one of them,
+    # change (kehu.accounts.signals).  The roles and rights are cached under it, so a request
+    # reads them without a query while any change takes effect on the next request, in every
+    # process.  Random, not a counter: a new user never finds another's entry.
+    access_stamp = models.CharField(max_length=32, default=new_access_stamp, editable=False)
     objects = UserManager()
 
     scope_owner_field = "pk"
@@ -193,10 +207,22 @@ class User(AbstractUser):
 
     # --- roles, rights and scope (cached per request: the user object lives one request) ----
     @cached_property
-    def _role_rows(self) -> list[Role]:
+    def _access(self) -> tuple[list[Role], frozenset[str]]:
+        """The user's roles and the rights they grant, from the cache when the stamp matches."""
         if not self.pk:
-            return []
-        return list(self.roles.all())
+            return [], frozenset()
+        key = f"kehu:access:{self.pk}:{self.access_stamp}"
+        found = cache.get(key)
+        if found is None:
+            roles = list(self.roles.all())
+            rights = frozenset(Right.objects.filter(roles__users=self).values_list("code", flat=True))
+            found = (roles, rights)
+            cache.set(key, found, ACCESS_CACHE_SECONDS)
+        return found
+
+    @cached_property
+    def _role_rows(self) -> list[Role]:
+        return self._access[0]
 
     @cached_property
     def role_codes(self) -> set[str]:
@@ -212,9 +238,21 @@ class User(AbstractUser):
             return frozenset()
         if self.is_administrator:
             return frozenset(registry.rights)
-        if not self.pk:
-            return frozenset()
-        return frozenset(Right.objects.filter(roles__users=self).values_list("code", flat=True))
+        return self._access[1]
+
+    def forget_access(self) -> None:
+        """Drop what this object remembers of its roles and rights (after they changed)."""
+        for name in ("_access", "_role_rows", "role_codes", "rights", "data_scope", "is_read_only"):
+            self.__dict__.pop(name, None)
+
+    def save(self, *args, **kwargs):
+        # A stored user keeps the stamp the database has: an object loaded before a role change
+        # must not put the old stamp back (and with it the old rights) when it is saved.
+        if not self._state.adding and kwargs.get("update_fields") is None and self.pk:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "access_stamp"
+            ]
+        super().save(*args, **kwargs)
 
     def has_right(self, code: str | None) -> bool:
         return code is None or code in self.rights
@@ -234,19 +272,36 @@ class User(AbstractUser):
         widest = [r for r in self._role_rows if r.scope == self.data_scope]
         return all(r.read_only for r in widest)
 
+    def _scope_tree(self) -> tuple[set[int], list[int]]:
+        """The departments this user heads or belongs to with every department below them, and
+        the people in those departments (active or not: a departed colleague's records still
+        belong to the department): one recursive query."""
+        if not self.pk:
+            return set(), []
+        dept, user = Department._meta.db_table, User._meta.db_table
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""
+                WITH RECURSIVE tree(id) AS (
+                    SELECT id FROM {dept} WHERE head_id = %s OR id = %s
+                    UNION
+                    SELECT d.id FROM {dept} d JOIN tree ON d.parent_id = tree.id
+                )
+                SELECT 0, id FROM tree
+                UNION ALL
+                SELECT 1, id FROM {user} WHERE department_id IN (SELECT id FROM tree)
+                """,
+                [self.pk, self.department_id or 0],
+            )
+            rows = cur.fetchall()
+        return {pk for kind, pk in rows if kind == 0}, sorted(pk for kind, pk in rows if kind == 1)
+
     def scope_department_ids(self) -> set[int]:
-        roots = set(self.headed_departments.values_list("pk", flat=True))
-        if self.department_id:
-            roots.add(self.department_id)
-        return Department.descendant_ids(roots) if roots else set()
+        return self._scope_tree()[0]
 
     def scope_user_ids(self) -> list[int]:
-        """The people of the departments this user's scope covers (active or not: a departed
-        colleague's records still belong to the department), as a list of ids."""
-        dept_ids = self.scope_department_ids()
-        if not dept_ids:
-            return []
-        return list(User.objects.filter(department_id__in=dept_ids).values_list("pk", flat=True))
+        """The people of the departments this user's scope covers, as a list of ids."""
+        return self._scope_tree()[1]
 
 
 class LoginLog(models.Model):

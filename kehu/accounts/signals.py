@@ -5,11 +5,12 @@ from __future__ import annotations
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import m2m_changed, post_save, pre_delete
 from django.dispatch import receiver
 
 from kehu.core.http import client_ip
 
-from .models import LoginLog
+from .models import LoginLog, Right, Role, new_access_stamp
 
 
 def _channel(request) -> str:
@@ -67,3 +68,64 @@ def lockout_response(request, response=None, credentials=None, *args, **kwargs):
             status=429,
         )
     return render(request, "accounts/locked_out.html", status=429)
+
+
+# --- the access stamp: roles and rights are cached under it (User._access) ----------------------
+
+
+def _restamp(user_ids) -> None:
+    """A new stamp for these users (one for all: the cache key holds the user's id as well)."""
+    from .models import User
+
+    User.objects.filter(pk__in=list(user_ids)).update(access_stamp=new_access_stamp())
+
+
+def _restamp_role_users(role_ids) -> None:
+    from .models import User
+
+    _restamp(User.objects.filter(roles__in=list(role_ids)).values_list("pk", flat=True).distinct())
+
+
+@receiver(m2m_changed, sender=get_user_model().roles.through)
+def user_roles_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
+        return
+    from .models import User
+
+    if not reverse:  # user.roles.…: this user; the object in hand learns its new stamp too
+        stamp = new_access_stamp()
+        User.objects.filter(pk=instance.pk).update(access_stamp=stamp)
+        instance.access_stamp = stamp
+        instance.forget_access()
+    elif action == "pre_clear":  # role.users.clear(): the users are known only before
+        _restamp(instance.users.values_list("pk", flat=True))
+    elif pk_set:  # role.users.add/remove(...)
+        _restamp(pk_set)
+
+
+@receiver(m2m_changed, sender=Role.rights.through)
+def role_rights_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
+        return
+    if not reverse:  # role.rights.…
+        _restamp_role_users([instance.pk])
+    elif action == "pre_clear":  # right.roles.clear()
+        _restamp_role_users(instance.roles.values_list("pk", flat=True))
+    elif pk_set:  # right.roles.add/remove(...)
+        _restamp_role_users(pk_set)
+
+
+@receiver(post_save, sender=Role)
+def role_saved(sender, instance, created, **kwargs):
+    if not created:  # scope, read-only or name may have changed
+        _restamp_role_users([instance.pk])
+
+
+@receiver(pre_delete, sender=Role)
+def role_deleted(sender, instance, **kwargs):
+    _restamp_role_users([instance.pk])
+
+
+@receiver(pre_delete, sender=Right)
+def right_deleted(sender, instance, **kwargs):
+    _restamp_role_users(instance.roles.values_list("pk", flat=True))

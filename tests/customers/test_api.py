@@ -1,6 +1,7 @@
 """The customer API under /api/v1/: scopes, rights, the error shape, and every write through the
 services."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -775,6 +776,39 @@ def test_caller_id_leaves_archived_customers_out(world, api_for, demo):
     assert api_for("manager").get(f"{API}/caller-id/", {"number": "13800138000"}).json()["matches"] == []
 
 
+def test_caller_id_answer_equals_the_documented_serializer(world, api_for, demo):
+    """The view builds the card directly; it must say exactly what CallerIdResultSerializer says,
+    in both languages, for several matches, a pool customer, a company line and no level."""
+    from django.test import RequestFactory
+    from django.utils import translation
+
+    from kehu.customers.models import Customer
+    from kehu.customers.selectors import caller_id_lookup
+    from kehu.customers.serializers import CallerIdResultSerializer
+
+    shared_number = "0755-6666 0000"
+    Customer.objects.filter(pk=world["mine"].pk).update(phone="0755 6666 0000", phone_key="075566660000")
+    Customer.objects.filter(pk=world["pool"].pk).update(
+        phone="0755-66660000", phone_key="075566660000", level=None
+    )
+    request = RequestFactory().get("/")
+    request.user = demo["manager"]
+    for number in (shared_number, "13800138000", "020 8888 0000", "0512-6666 0000"):
+        for lang in ("zh-hans", "en"):
+            with translation.override(lang):
+                result = caller_id_lookup(demo["manager"], number)
+                expected = CallerIdResultSerializer(result, context={"request": request}).data
+                body = (
+                    api_for("manager")
+                    .get(f"{API}/caller-id/", {"number": number}, HTTP_ACCEPT_LANGUAGE=lang)
+                    .json()
+                )
+            assert body == json.loads(json.dumps(expected)), (number, lang)
+    many = api_for("manager").get(f"{API}/caller-id/", {"number": shared_number}).json()["matches"]
+    assert len(many) == 3 and any(m["customer"]["level"] is None for m in many)
+    assert any(m["activities"] for m in many)
+
+
 # --- schema -----------------------------------------------------------------------------------------
 
 
@@ -804,6 +838,7 @@ def test_a_page_costs_a_fixed_number_of_queries(demo, api_for, resource):
 
     customers_demo.load(count=60)
     c = api_for("supervisor")
+    c.get(f"{API}/{resource}/", {"page_size": 1})  # the first request caches the user's rights
     counts = []
     for size in (5, 40):
         with CaptureQueriesContext(connection) as ctx:
