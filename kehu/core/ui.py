@@ -64,15 +64,28 @@ class Column:
 class CappedPaginator(Paginator):
     """Counts at most ``cap`` + 1 rows: on a large table, a COUNT of every match of a broad filter
     costs more than the page itself.  Past the cap the page says "more than 10,000" and offers the
-    pages up to it; the Excel export still has every row."""
+    pages up to it; the Excel export still has every row.
 
-    def __init__(self, *args, cap: int = 10_000, **kwargs):
+    With ``ids_first`` (a text search), the matching ids are read instead of counted (the same
+    work for the database) and, when they are within the cap, the page is chosen among them.  The
+    database then never has to guess how rare the matches are: a rare term no longer walks the
+    sort-order index of the whole table looking for its few rows, and a common one (past the cap)
+    keeps the sort-order index, where its matches are dense."""
+
+    def __init__(self, *args, cap: int = 10_000, ids_first: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.cap = cap
+        self.ids_first = ids_first and isinstance(self.object_list, QuerySet)
+
+    @cached_property
+    def _ids(self) -> list:
+        return list(self.object_list.order_by().values_list("pk", flat=True)[: self.cap + 1])
 
     @cached_property
     def count(self) -> int:
         qs = self.object_list
+        if self.ids_first:
+            return len(self._ids)
         if isinstance(qs, QuerySet):
             return qs.order_by()[: self.cap + 1].count()
         return len(qs)
@@ -80,6 +93,20 @@ class CappedPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self.count > self.cap
+
+    def page(self, number):
+        if not self.ids_first:
+            return super().page(number)
+        # The page's ids first, by a query without the joins the rows need (on a rare term a join
+        # planned for "a few rows" can cost more than the search), then those rows by primary key.
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        qs = self.object_list
+        among = qs if self.capped else qs.filter(pk__in=self._ids)
+        ids = list(among.values_list("pk", flat=True)[bottom:top])
+        rows = {o.pk: o for o in qs.order_by().filter(pk__in=ids)} if ids else {}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
 class ListPage(RightRequiredMixin, TemplateView):
@@ -93,6 +120,10 @@ class ListPage(RightRequiredMixin, TemplateView):
     default_sort = "-pk"
     paginate_by = 25
     count_cap = 10_000  # see CappedPaginator
+    # A text search ("q") counts up to 1,000 matches: past that the user narrows the words rather
+    # than pages through them, and the matches are found without guessing (CappedPaginator).
+    search_param = "q"
+    search_count_cap = 1_000
     scoped = True
     archivable = False
     create_url: str | None = None
@@ -128,7 +159,13 @@ class ListPage(RightRequiredMixin, TemplateView):
             rows = ([c.value(o) for c in self.columns] for o in qs.iterator(chunk_size=2000))
             stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
             return xlsx_response(f"{self.export_name}-{stamp}.xlsx", [c.label for c in self.columns], rows)
-        paginator = CappedPaginator(qs, self.get_page_size(), cap=self.count_cap)
+        searched = bool(self.search_param and request.GET.get(self.search_param, "").strip())
+        paginator = CappedPaginator(
+            qs,
+            self.get_page_size(),
+            cap=self.search_count_cap if searched else self.count_cap,
+            ids_first=searched,
+        )
         page = paginator.get_page(request.GET.get("page"))
         ctx = self.get_context_data(filterset=filterset, page=page, sort=sort, **kwargs)
         return self.render_to_response(ctx)

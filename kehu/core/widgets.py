@@ -31,7 +31,15 @@ class FastSelect(forms.Select):
 
 
 def speed_up_selects(form: forms.Form) -> None:
-    """Render the form's plain selects with :class:`FastSelect` (same HTML)."""
+    """Render the form's plain selects with :class:`FastSelect` (same HTML), and read the options
+    of model choices with one plain query: Django iterates them with ``iterator()``, which on
+    PostgreSQL opens a server-side cursor (three round trips) for what are a few dozen rows."""
     for field in form.fields.values():
         if type(field.widget) is forms.Select:
             field.widget.__class__ = FastSelect
+        if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
+            iterator = field.iterator(field)
+            options = [iterator.choice(obj) for obj in list(field.queryset)]
+            if field.empty_label is not None:
+                options.insert(0, ("", field.empty_label))
+            field.widget.choices = options
