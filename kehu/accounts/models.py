@@ -242,7 +242,15 @@ class User(AbstractUser):
 
     def forget_access(self) -> None:
         """Drop what this object remembers of its roles and rights (after they changed)."""
-        for name in ("_access", "_role_rows", "role_codes", "rights", "data_scope", "is_read_only"):
+        for name in (
+            "_access",
+            "_role_rows",
+            "role_codes",
+            "rights",
+            "data_scope",
+            "is_read_only",
+            "_scope_memo",
+        ):
             self.__dict__.pop(name, None)
 
     def save(self, *args, **kwargs):
@@ -296,12 +304,19 @@ class User(AbstractUser):
             rows = cur.fetchall()
         return {pk for kind, pk in rows if kind == 0}, sorted(pk for kind, pk in rows if kind == 1)
 
+    def _scope_tree_memo(self) -> tuple[set[int], list[int]]:
+        # Remembered by the object (a request's user lives one request), for its department.
+        memo = self.__dict__.get("_scope_memo")
+        if memo is None or memo[0] != self.department_id:
+            memo = self.__dict__["_scope_memo"] = (self.department_id, self._scope_tree())
+        return memo[1]
+
     def scope_department_ids(self) -> set[int]:
-        return self._scope_tree()[0]
+        return set(self._scope_tree_memo()[0])
 
     def scope_user_ids(self) -> list[int]:
         """The people of the departments this user's scope covers, as a list of ids."""
-        return self._scope_tree()[1]
+        return list(self._scope_tree_memo()[1])
 
 
 class LoginLog(models.Model):
