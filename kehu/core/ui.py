@@ -97,16 +97,43 @@ class CappedPaginator(Paginator):
     def page(self, number):
         if not self.ids_first:
             return super().page(number)
-        # The page's ids first, by a query without the joins the rows need (on a rare term a join
-        # planned for "a few rows" can cost more than the search), then those rows by primary key.
+        # The page's ids first, then those rows, both by primary key alone where the ids are
+        # known: the search's conditions are not planned a second time (a plan made for "a few
+        # rows" can cost more than the search), and the joins the rows need come last.
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = min(bottom + self.per_page, self.count)
         qs = self.object_list
-        among = qs if self.capped else qs.filter(pk__in=self._ids)
+        among = qs if self.capped else self._by_pk(self._ids).order_by(*qs.query.order_by)
         ids = list(among.values_list("pk", flat=True)[bottom:top])
-        rows = {o.pk: o for o in qs.order_by().filter(pk__in=ids)} if ids else {}
+        rows = {o.pk: o for o in self._by_pk(ids)} if ids else {}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+    def _by_pk(self, ids) -> QuerySet:
+        """The list's rows with these ids: its joins, prefetches and deferred fields, without its
+        filters (the ids came through them).  A queryset with annotations keeps everything."""
+        qs = self.object_list
+        query = qs.query
+        if query.annotations or query.extra or query.distinct or query.combinator:
+            return qs.filter(pk__in=ids)
+        fresh = qs.model._base_manager.filter(pk__in=ids)
+        if query.select_related is True:
+            fresh = fresh.select_related()
+        elif query.select_related:
+            fresh = fresh.select_related(*_paths(query.select_related))
+        if qs._prefetch_related_lookups:
+            fresh = fresh.prefetch_related(*qs._prefetch_related_lookups)
+        fresh.query.deferred_loading = query.deferred_loading
+        return fresh
+
+
+def _paths(tree: dict, prefix: str = "") -> list[str]:
+    """``select_related``'s nested dict as lookups: {"owner": {"department": {}}} → owner__department."""
+    out = []
+    for name, sub in tree.items():
+        out.append(prefix + name)
+        out += _paths(sub, f"{prefix}{name}__")
+    return out
 
 
 class ListPage(RightRequiredMixin, TemplateView):

@@ -65,7 +65,7 @@ class CustomerFilter(ArchivedFilterMixin):
         """Name or short name contains the text; pinyin initials start with it (``bjhx``); the number
         is it; or, when it is a phone number, the customer's or an active contact's normalised phone
         equals it (``+86 138-0013-8000`` finds ``13800138000``)."""
-        return qs.filter(customer_search_q(value))
+        return qs.filter(customer_search_q(value, within=qs))
 
 
 class ContactFilter(ArchivedFilterMixin):
