@@ -21,10 +21,15 @@ The steps, and where they live:
    phones and contacts' mobiles and phones) or tax number, archived customers included — both
    against the database and against the rows above in the file.  The report lists every bad row
    with its row number as the spreadsheet shows it (headings = row 1), column and reason.
-4. **Import** (:func:`import_job`, job ``customers.import``): validates again (the database may
-   have changed since the dry run), then writes.  "All or nothing": one transaction, and any bad
-   row means nothing is written.  "Valid rows only": bad rows are skipped, each batch of
-   :data:`BATCH_SIZE` rows is its own transaction.
+4. **Import** (:func:`import_job`, job ``customers.import``): the database may have changed since
+   the dry run, so the job checks again before it writes.  The dry run kept its outcome in the
+   session folder with a fingerprint of everything it read from the database
+   (:meth:`ImportSession.keep_outcome`); if the files, the mapping and that fingerprint still hold
+   — a re-check that repeats only the database lookups for the file's keys, the users, the
+   dictionaries and the importer's rights, no row converted again — the job writes that outcome;
+   otherwise it validates every row again (:meth:`ImportSession.kept_outcome`).  "All or nothing":
+   one transaction, and any bad row means nothing is written.  "Valid rows only": bad rows are
+   skipped, each batch of :data:`BATCH_SIZE` rows is its own transaction.
 
 Why a write path of its own instead of ``services.create_customer`` per row (services.py stays the
 one door for single writes; this is the bulk door, kept beside the import that needs it): the
@@ -69,8 +74,13 @@ import codecs
 import contextlib
 import csv
 import datetime as dt
+import functools
+import gc
+import hashlib
 import json
+import logging
 import operator
+import pickle
 import re
 import shutil
 import time
@@ -84,7 +94,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Lookup, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -97,6 +107,8 @@ from kehu.core.registry import registry
 
 from .models import Contact, Customer, CustomerShare, Tag, month_day
 from .normalize import _PUNCT, COMPANY_SUFFIXES, fold, is_valid_email, is_valid_mobile, normalize_phone
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -1029,7 +1041,13 @@ def _describe(number: str, name: str) -> str:
 
 class Checker:
     """Validates the rows of one import for one user.  Everything the checks need from the
-    database is loaded once, up front (a handful of queries whatever the number of rows)."""
+    database is loaded once, up front (a handful of queries whatever the number of rows).
+
+    Everything read from the database is also noted, for the import job to reuse the dry run's
+    outcome safely: :attr:`inputs` (what was looked up: the file's name, phone and tax keys, the
+    customer numbers and names of a contacts file, the owners whose rights were checked) and
+    :meth:`fingerprint` (what was found).  :meth:`recheck` repeats only those lookups — no row is
+    converted again — and gives the fingerprint of the database as it is now."""
 
     def __init__(self, by, progress=None):
         self.by = by
@@ -1037,6 +1055,12 @@ class Checker:
         self.now = timezone.now()
         self._owner_cache: dict[str, Any] = {}
         self.phone_key_of: dict[str, str] = {}
+        self.inputs: dict[str, Any] = {}
+        self._owners_checked: set[int] = set()
+        self.db_names: dict[str, str] = {}
+        self.db_phones: dict[str, str] = {}
+        self.db_taxes: dict[str, str] = {}
+        self._references: tuple | None = None
         self._load_dictionaries()
         from kehu.accounts.models import User
 
@@ -1050,6 +1074,17 @@ class Checker:
                 self.by_full_name.setdefault(u.full_name.strip(), []).append(u)
         self.scope_departments = by.scope_department_ids() if not by.is_administrator else set()
         self.may_assign = by.is_administrator or (by.has_right("customers.assign") and not by.is_read_only)
+        # The importing user's rights and scope as the checks use them (may_edit, check_owner).
+        self._by_state = (
+            by.pk,
+            by.is_active,
+            by.is_administrator,
+            by.is_read_only,
+            by.data_scope,
+            tuple(sorted(by.rights)),
+            tuple(sorted(self.scope_departments)),
+            self.may_assign,
+        )
         kinds, statuses, genders = Customer.Kind.choices, Customer.Status.choices, Contact.Gender.choices
         self.converters = {
             "kind": _choices(KIND_ALIASES, kinds),
@@ -1111,7 +1146,9 @@ class Checker:
         self.dict_enabled: dict[str, dict[str, int]] = {}
         self.dict_disabled: dict[str, set[str]] = {}
         types = set(DICT_FIELDS.values()) | {"credit_rating"}
-        for e in DictEntry.objects.filter(type__in=types):
+        entries = list(DictEntry.objects.filter(type__in=types))
+        self._dict_rows = tuple((e.pk, e.type, e.code, e.label_zh, e.label_en, e.enabled) for e in entries)
+        for e in entries:
             keys = {fold(e.code), fold(e.label_zh), fold(e.label_en)}
             if e.enabled:
                 target = self.dict_enabled.setdefault(e.type, {})
@@ -1187,6 +1224,7 @@ class Checker:
         by = self.by
         if user.pk == by.pk:
             return
+        self._owners_checked.add(user.pk)
         if not user.is_active:
             raise Bad(_("%(user)s is deactivated.") % {"user": user})
         if not self.may_assign:
@@ -1203,17 +1241,51 @@ class Checker:
             raise Bad(_("%(user)s cannot work with customers.") % {"user": user})
 
     # duplicates: the database's keys, loaded once
-    def _load_duplicate_keys(self, headers, mapping, rows):
+    def _load_duplicate_keys(self, headers, mapping, rows, keys=None):
         """The existing customers (and contacts, for phones) that share a name, phone or tax
         number with a row of the file: looked up by the file's own keys, a few hundred per query on
-        the indexed key columns, so the cost follows the file's size, not the database's."""
-        self.db_names: dict[str, str] = {}
-        self.db_phones: dict[str, str] = {}
-        self.db_taxes: dict[str, str] = {}
+        the indexed key columns, so the cost follows the file's size, not the database's.
+
+        ``keys``: the file's (names, phones, taxes) as an earlier run collected them (the job's
+        :meth:`recheck`); then ``rows`` are not read."""
+        self.db_names = {}
+        self.db_phones = {}
+        self.db_taxes = {}
+        if keys is None:
+            keys = self._file_keys(headers, mapping, rows)
+        self.inputs["customer_keys"] = keys
+        names, phone_list, taxes = keys
+        phones = set(phone_list)
+        customers = Customer.objects.order_by("pk")
+        for chunk in _lookup_chunks(names, 1000):
+            found = customers.filter(_key_in("name_key", chunk)).values_list("name_key", "number", "name")
+            for key, number, name in found:
+                self.db_names.setdefault(key, _describe(number, name))
+        for chunk in _lookup_chunks(taxes, 1000):
+            for tax, number, name in customers.filter(_key_in("tax_number", chunk)).values_list(
+                "tax_number", "number", "name"
+            ):
+                self.db_taxes.setdefault(tax, _describe(number, name))
+        for chunk in _lookup_chunks(phone_list, 1000):
+            for key, number, name in customers.filter(_key_in("phone_key", chunk)).values_list(
+                "phone_key", "number", "name"
+            ):
+                self.db_phones.setdefault(key, _describe(number, name))
+            contacts = Contact.objects.filter(_key_in("mobile_key", chunk) | _key_in("phone_key", chunk))
+            contacts = contacts.order_by("pk")
+            for mobile_key, phone_key, number, name in contacts.values_list(
+                "mobile_key", "phone_key", "customer__number", "customer__name"
+            ):
+                for k in (mobile_key, phone_key):
+                    if k in phones:
+                        self.db_phones.setdefault(k, _describe(number, name))
+
+    def _file_keys(self, headers, mapping, rows) -> tuple[list, list, list]:
+        """The file's normalised names, phone keys and tax numbers, each sorted."""
         columns = [c for c in self._columns(headers, mapping) if c[1] in ("name", "phone", "tax_number")]
-        if not columns:
-            return
         names, phones, taxes = set(), set(), set()
+        if not columns:
+            return [], [], []
         scratch = Outcome()
         for rec in rows:
             values, _ok = self._convert(scratch, CUSTOMERS, rec, columns)
@@ -1223,28 +1295,66 @@ class Checker:
                 phones.add(self.phone_key_of[values["phone"]])
             if values.get("tax_number"):
                 taxes.add(values["tax_number"])
-        customers = Customer.objects.order_by("pk")
-        for chunk in _chunks(sorted(names), 1000):
-            found = customers.filter(name_key__in=chunk).values_list("name_key", "number", "name")
-            for key, number, name in found:
-                self.db_names.setdefault(key, _describe(number, name))
-        for chunk in _chunks(sorted(taxes), 1000):
-            for tax, number, name in customers.filter(tax_number__in=chunk).values_list(
-                "tax_number", "number", "name"
-            ):
-                self.db_taxes.setdefault(tax, _describe(number, name))
-        for chunk in _chunks(sorted(phones), 1000):
-            for key, number, name in customers.filter(phone_key__in=chunk).values_list(
-                "phone_key", "number", "name"
-            ):
-                self.db_phones.setdefault(key, _describe(number, name))
-            contacts = Contact.objects.filter(Q(mobile_key__in=chunk) | Q(phone_key__in=chunk)).order_by("pk")
-            for mobile_key, phone_key, number, name in contacts.values_list(
-                "mobile_key", "phone_key", "customer__number", "customer__name"
-            ):
-                for k in (mobile_key, phone_key):
-                    if k in phones:
-                        self.db_phones.setdefault(k, _describe(number, name))
+        return sorted(names), sorted(phones), sorted(taxes)
+
+    def _load_references(self, numbers: list, keys: list):
+        """The existing customers a contacts file names (by number, or by name among those not
+        archived; one query per 500) and those shared with the user for editing."""
+        self.inputs["references"] = (numbers, keys)
+        by_number, by_key = {}, {}
+        qs = Customer.objects.select_related("owner")
+        for chunk in _lookup_chunks(numbers, 500):
+            by_number.update({c.number: c for c in qs.filter(_key_in("number", chunk))})
+        for chunk in _lookup_chunks(keys, 500):
+            for c in qs.filter(_key_in("name_key", chunk), archived_at__isnull=True).order_by("pk"):
+                by_key.setdefault(c.name_key, []).append(c)
+        shared = set(
+            CustomerShare.objects.filter(user=self.by, can_edit=True).values_list("customer_id", flat=True)
+        )
+
+        def state(c):
+            department = c.owner.department_id if c.owner_id else None
+            return (c.pk, c.number, c.name, c.name_key, c.is_archived, c.owner_id, department)
+
+        found = {c.pk for c in by_number.values()} | {c.pk for cs in by_key.values() for c in cs}
+        self._references = (
+            tuple(sorted((number, state(c)) for number, c in by_number.items())),
+            tuple(sorted((key, tuple(state(c) for c in cs)) for key, cs in by_key.items())),
+            tuple(sorted(shared & found)),
+        )
+        return by_number, by_key, shared
+
+    def fingerprint(self) -> dict:
+        """What the checks read from the database, as they found it (after :meth:`run`)."""
+        users = {u.pk: u for u in self.users}
+        owners = sorted(self._owners_checked)
+        self.inputs["owners"] = owners
+        return {
+            "by": self._by_state,
+            "users": tuple(
+                (u.pk, u.username, u.full_name, u.is_active, u.is_superuser, u.department_id)
+                for u in self.users
+            ),
+            "owners": tuple(
+                (pk, users[pk].has_right("customers.view") if pk in users else None) for pk in owners
+            ),
+            "dictionaries": self._dict_rows,
+            "duplicates": (self.db_names, self.db_phones, self.db_taxes),
+            "references": self._references,
+        }
+
+    @classmethod
+    def recheck(cls, by, inputs: dict) -> dict:
+        """The :meth:`fingerprint` of the database now, for what a run with these ``inputs`` read:
+        the same lookups, restricted to the file's keys, users and dictionaries; no row is read."""
+        checker = cls(by)
+        if "customer_keys" in inputs:
+            # positional: the benchmark times this method by wrapping it
+            checker._load_duplicate_keys(None, None, None, inputs["customer_keys"])
+        if "references" in inputs:
+            checker._load_references(*inputs["references"])
+        checker._owners_checked = set(inputs.get("owners", ()))
+        return checker.fingerprint()
 
     # the files
     def run(self, tables: dict[str, tuple[list[str], list[str], list[list]]]) -> Outcome:
@@ -1467,16 +1577,7 @@ class Checker:
             for r in refs
             if r.get("customer_name") and not r.get("customer_number")
         }
-        by_number, by_key = {}, {}
-        qs = Customer.objects.select_related("owner")
-        for chunk in _chunks(sorted(numbers), 500):
-            by_number.update({c.number: c for c in qs.filter(number__in=chunk)})
-        for chunk in _chunks(sorted(keys), 500):
-            for c in qs.filter(name_key__in=chunk, archived_at__isnull=True).order_by("pk"):
-                by_key.setdefault(c.name_key, []).append(c)
-        shared = set(
-            CustomerShare.objects.filter(user=self.by, can_edit=True).values_list("customer_id", flat=True)
-        )
+        by_number, by_key, shared = self._load_references(sorted(numbers), sorted(keys))
         editable: dict[int, bool] = {}
         for rec, ref in zip(rows, refs, strict=True):
             self._tick()
@@ -1589,6 +1690,46 @@ class Checker:
 def _chunks(items: list, size: int):
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+class _AnyOf(Lookup):
+    """``column = ANY(%s)`` with the keys as one array parameter.  PostgreSQL turns ``IN (…)``
+    into ``= ANY(…)`` itself; what is saved is the driver's work on a statement with a
+    placeholder per key, and so many statements (:func:`_lookup_chunks`).  The duplicate look-ups
+    are most of the dry run's time on a big database, and all of the job's re-check."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", (*params, list(self.rhs))
+
+
+def _lookup_chunks(keys: list, size: int):
+    """``keys`` in chunks of ``size`` for one query each; on PostgreSQL (one array parameter a
+    query, :func:`_key_in`) ten times bigger."""
+    return _chunks(keys, size * 10 if connection.vendor == "postgresql" else size)
+
+
+def _key_in(column: str, keys: list) -> Q:
+    """``column__in=keys``; on PostgreSQL as ``= ANY`` of one array parameter (:class:`_AnyOf`)."""
+    if connection.vendor == "postgresql":
+        return Q(_AnyOf(F(column), keys))
+    return Q(**{f"{column}__in": keys})
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic garbage collector paused while a big object graph is pickled or unpickled: it
+    would otherwise scan the growing heap again and again (none of it is garbage)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- writing --------------------------------------------------------------------------------------
@@ -1785,6 +1926,22 @@ def _json_load(path: Path):
         return json.load(fh)
 
 
+OUTCOME_FILE = "outcome.pickle"
+OUTCOME_VERSION = 1  # raise when what is kept changes shape
+
+
+@functools.cache
+def _code_version() -> str:
+    """The validation code's own fingerprint: an outcome kept by another version of the rules
+    (an upgrade between the dry run and the job) is not reused."""
+    digest = hashlib.sha256()
+    here = Path(__file__)
+    for path in (here, here.with_name("normalize.py")):
+        with contextlib.suppress(OSError):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 class ImportSession:
     """One import: its files (cached as text), their mapping, the dry run's report, the job."""
 
@@ -1880,6 +2037,7 @@ class ImportSession:
         if mapping != self.files[kind]["mapping"]:
             self.files[kind]["mapping"] = list(mapping)
             self.meta.pop("report", None)
+            self.forget_outcome()
         self.save()
 
     def problems(self) -> list[str]:
@@ -1892,18 +2050,119 @@ class ImportSession:
     def tables(self) -> dict:
         return {k: (self.files[k]["headers"], self.files[k]["mapping"], self.rows(k)) for k in self.kinds()}
 
-    def validate(self, *, by, progress=None) -> Outcome:
+    def _require_checkable(self, *, by) -> None:
         require_import_right(by)
         problems = self.problems()
         if problems:
             raise ImportFileError(" ".join(problems))
-        return Checker(by, progress=progress).run(self.tables())
+
+    def validate(self, *, by, progress=None) -> Outcome:
+        return self._validate(by=by, progress=progress)[0]
+
+    def _validate(self, *, by, progress=None) -> tuple[Outcome, Checker]:
+        self._require_checkable(by=by)
+        checker = Checker(by, progress=progress)
+        return checker.run(self.tables()), checker
 
     def check(self, *, by) -> dict:
-        """The dry run: validate everything, store and return the report."""
+        """The dry run: validate everything, store and return the report; keep the outcome for
+        the job (:meth:`keep_outcome`)."""
+        self.forget_outcome()
         started = time.perf_counter()
-        outcome = self.validate(by=by)
-        return self.store_report(outcome, seconds=time.perf_counter() - started)
+        outcome, checker = self._validate(by=by)
+        seconds = time.perf_counter() - started
+        self.keep_outcome(outcome, checker, by=by)
+        return self.store_report(outcome, seconds=seconds)
+
+    # --- the dry run's outcome, kept for the job -----------------------------------------------
+    #
+    # The job would otherwise validate every row again (on a big file, half its time).  The dry
+    # run keeps its outcome — the valid customers and contacts, ready to write, and the errors —
+    # with what it depended on: the file and mapping, and the fingerprint of everything it read
+    # from the database (Checker.fingerprint).  The job reuses it only if all of that still holds,
+    # checked by repeating just the database lookups (Checker.recheck: the file's keys, the
+    # users, the dictionaries, the importing user's rights and scope); otherwise it validates
+    # everything again, as it always did.  A customer created since the dry run with a row's name,
+    # phone or tax number changes the fingerprint, so that row is still caught.
+
+    def _table_signature(self) -> dict:
+        """The files as cached (a digest of their rows), their headings and mapping."""
+        out = {}
+        for kind in self.kinds():
+            with open(self.folder / f"{kind}.rows.json", "rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            out[kind] = (digest, self.files[kind]["headers"], self.files[kind]["mapping"])
+        return out
+
+    def keep_outcome(self, outcome: Outcome, checker: Checker, *, by) -> None:
+        """Keep the dry run's outcome for :meth:`kept_outcome`: two pickles in one file, what it
+        depends on first (small: read and checked before the outcome is), then the outcome.
+
+        Pickle, safely: this file is our own, written here by the dry run into the session's
+        private folder (``DATA_DIR/imports/<session id>/``, which is never served and never
+        receives an uploaded file as it is) and read back only from there by the job; nothing a
+        user sends is ever unpickled.  Failing to keep it only costs the job a full validation."""
+        fingerprint = checker.fingerprint()  # before the inputs: it notes the owners looked up
+        path = self.folder / OUTCOME_FILE
+        tmp = path.with_name(f"{OUTCOME_FILE}.{uuid.uuid4().hex}.tmp")
+        try:
+            depends = {
+                "version": OUTCOME_VERSION,
+                "code": _code_version(),
+                "user": by.pk,
+                "tables": self._table_signature(),
+                "inputs": checker.inputs,
+                "fingerprint": fingerprint,
+            }
+            with open(tmp, "wb") as fh, _no_gc():
+                pickle.dump(depends, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(outcome, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+        except Exception:  # a full disk, say: the dry run's report stands all the same
+            log.warning("import %s: the dry run's outcome could not be kept", self.pk, exc_info=True)
+            tmp.unlink(missing_ok=True)
+
+    def forget_outcome(self) -> None:
+        (self.folder / OUTCOME_FILE).unlink(missing_ok=True)
+
+    def kept_outcome(self, *, by) -> Outcome | None:
+        """The dry run's outcome, if it still holds: the same user, code, files and mapping, and
+        the database unchanged in everything the dry run read from it.  None: validate again."""
+        self._require_checkable(by=by)
+        try:
+            fh = open(self.folder / OUTCOME_FILE, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            log.info("import %s: no dry run kept; checking every row again", self.pk)
+            return None
+        with fh:
+            depends = self._unpickle(fh)
+            if not (
+                isinstance(depends, dict)
+                and depends.get("version") == OUTCOME_VERSION
+                and depends.get("code") == _code_version()
+                and depends.get("user") == by.pk
+                and depends.get("tables") == self._table_signature()
+            ):
+                log.info("import %s: the kept dry run does not fit; checking every row again", self.pk)
+                return None
+            if Checker.recheck(by, depends["inputs"]) != depends["fingerprint"]:
+                log.info("import %s: the database changed since the dry run; checking again", self.pk)
+                return None
+            outcome = self._unpickle(fh)
+        if not isinstance(outcome, Outcome):
+            return None
+        log.info("import %s: the dry run still holds; writing its outcome", self.pk)
+        return outcome
+
+    def _unpickle(self, fh):
+        """The next object of the kept file (our own: see :meth:`keep_outcome`); None if it
+        cannot be read (damaged, or written by code that no longer fits)."""
+        try:
+            with _no_gc():
+                return pickle.load(fh)
+        except Exception:
+            log.warning("import %s: the kept dry run cannot be read", self.pk, exc_info=True)
+            return None
 
     def store_report(self, outcome: Outcome, *, seconds: float = 0.0, final: bool = False) -> dict:
         report = {
@@ -1968,7 +2227,8 @@ class ImportSession:
         return job
 
     def execute(self, *, by, mode: str, ctx=None) -> dict:
-        """The import itself (the job's body): validate again, then write."""
+        """The import itself (the job's body): the dry run's outcome if it still holds
+        (:meth:`kept_outcome`), else validate again; then write."""
         total = self.total_rows
         self.urls  # noqa: B018 - resolved before anything is written
         progress = _Progress(ctx, total * 2)
@@ -1981,7 +2241,9 @@ class ImportSession:
         imported = False
         try:
             started = time.perf_counter()
-            outcome = self.validate(by=by, progress=lambda done: progress(done, _("Checking rows…")))
+            outcome = self.kept_outcome(by=by)
+            if outcome is None:
+                outcome = self.validate(by=by, progress=lambda done: progress(done, _("Checking rows…")))
             writer = Writer(by=by)
             job = ctx.job if ctx else None
             if mode == ALL_OR_NOTHING and outcome.errors:
@@ -1992,6 +2254,8 @@ class ImportSession:
             with _roomy_sqlite_cache():
                 created, contacts = self._write_all(writer, outcome, progress, total, mode=mode, job=job)
             imported = created + contacts > 0
+            if imported:
+                self.forget_outcome()  # written: the session only shows its report from now on
             progress(
                 total * 2,
                 _("%(customers)s customers and %(contacts)s contacts created")
