@@ -27,7 +27,7 @@ class ProductFilter(ArchivedFilterMixin):
         fields: list[str] = []
 
     def filter_q(self, qs, name, value):
-        return qs.filter(product_search_q(value))
+        return qs.filter(product_search_q(value, within=qs))
 
     def filter_category(self, qs, name, value):
         return qs.filter(category_id__in=descendant_ids(int(value)))

@@ -31,7 +31,7 @@ class ProductFilter(df.FilterSet):
         )
 
     def search(self, queryset, name, value):
-        return queryset.filter(product_search_q(value))
+        return queryset.filter(product_search_q(value, within=queryset))
 
     def in_category(self, queryset, name, value):
         return queryset.filter(category_id__in=descendant_ids(int(value)))
