@@ -28,8 +28,8 @@ from django.views.decorators.http import require_POST
 from kehu.core.errors import DomainError
 from kehu.core.selectors import history_for
 from kehu.core.ui import Column, ListPage, run_service
-from kehu.core.widgets import speed_up_selects
 from kehu.core.views import archive_action
+from kehu.core.widgets import speed_up_selects
 
 from . import services
 from .filters import (

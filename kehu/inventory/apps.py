@@ -16,7 +16,7 @@ class InventoryConfig(AppConfig):
         from kehu.core import registry as r
         from kehu.core.demo import register_demo
 
-        from . import demo, services, tasks  # noqa: F401 (registers the tasks)
+        from . import demo, jobs, services, tasks  # noqa: F401 (registers the tasks and jobs)
         from .models import Location, SafetyStock, StockNote, Stocktake, Transfer, Warehouse
         from .search import search_serials
         from .views import dashboard_card, product_panel_context

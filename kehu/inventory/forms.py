@@ -4,14 +4,13 @@ batch, unit_cost, serials…) and parsed in the view; the services validate ever
 from __future__ import annotations
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kehu.catalog.models import Category, Product
 
 from .models import ISSUE_REASONS, RECEIPT_REASONS, Reason, Warehouse
-
-PICKER = {"data-picker": "1"}
 
 
 def active_warehouses():
@@ -40,21 +39,44 @@ class LocationForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=60, required=False)
 
 
-class ProductChoiceField(forms.ModelChoiceField):
-    """An active product picked by searching (Tom Select, remote: ``inventory:product_options``).
-    Validation uses the whole active queryset; the select renders only the chosen product, so the
-    page stays small with 200,000 products."""
+def recall_products():
+    """What a recall may concern: every serial-tracked product, discontinued and archived ones too
+    (a recall often concerns products no longer sold)."""
+    return Product.objects.filter(tracking=Product.Tracking.SERIAL)
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("widget", forms.Select(attrs={"data-product-search": "1"}))
+
+def product_label(code: str, name: str, spec: str = "", *, archived=False, active=True) -> str:
+    """A product as the pickers show it: code, name, specification, and whether it is archived or
+    no longer sold."""
+    text = " ".join(x for x in (code, name, spec) if x)
+    if archived:
+        return f"{text} · {_('Archived')}"
+    if not active:
+        return f"{text} · {_('Discontinued')}"
+    return text
+
+
+class ProductChoiceField(forms.ModelChoiceField):
+    """A product picked by searching (Tom Select, remote: ``search_url``, by default
+    ``inventory:product_options``; the form sets the queryset).  Validation uses the whole queryset;
+    the select renders only the chosen product, so the page stays small with 200,000 products."""
+
+    def __init__(self, *, search_url=None, **kwargs):
+        url = reverse_lazy("inventory:product_options") if search_url is None else search_url
+        kwargs.setdefault("widget", forms.Select(attrs={"data-product-search": url}))
         super().__init__(Product.objects.none(), **kwargs)
 
     def render_selected(self, value):
         choices = [("", "—")]
         pk = getattr(value, "pk", value)
         if pk not in (None, "") and str(pk).isdigit():
-            for p in self.queryset.filter(pk=pk).only("pk", "code", "name", "spec"):
-                choices.append((p.pk, " ".join(x for x in (p.code, p.name, p.spec) if x)))
+            for p in self.queryset.filter(pk=pk).only(
+                "pk", "code", "name", "spec", "archived_at", "is_active"
+            ):
+                label = product_label(
+                    p.code, p.name, p.spec, archived=p.archived_at is not None, active=p.is_active
+                )
+                choices.append((p.pk, label))
         self.widget.choices = choices
 
 
@@ -151,8 +173,8 @@ class MonthForm(forms.Form):
 
 
 class RecallForm(forms.Form):
-    product = forms.ModelChoiceField(
-        label=_("Product"), queryset=Product.objects.none(), widget=forms.Select(attrs=PICKER)
+    product = ProductChoiceField(
+        label=_("Product"), search_url=reverse_lazy("inventory:recall_product_options")
     )
     batch = forms.CharField(label=_("Batch"), required=False)
     produced_from = forms.DateField(
@@ -164,9 +186,9 @@ class RecallForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["product"].queryset = Product.objects.filter(tracking=Product.Tracking.SERIAL).order_by(
-            "code"
-        )
+        field = self.fields["product"]
+        field.queryset = recall_products().order_by("code")
+        field.render_selected(self.data.get(self.add_prefix("product")) or self.initial.get("product"))
 
     def clean(self):
         data = super().clean()

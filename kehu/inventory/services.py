@@ -1472,69 +1472,102 @@ def _category_tree(category) -> list[int]:
 def _moved_since(st: Stocktake, keys: list[tuple[int, str]]) -> dict:
     if not keys:
         return {}
-    q = Q()
-    for pid, batch in keys:
-        q |= Q(product_id=pid, batch=batch)
+    # by product (one IN list, not an OR per key: an import sends hundreds of keys), then the batches
+    wanted = set(keys)
     rows = (
-        StockMove.objects.filter(q, warehouse_id=st.warehouse_id, id__gt=st.snapshot_move_id)
+        StockMove.objects.filter(
+            product_id__in={pid for pid, _b in wanted},
+            warehouse_id=st.warehouse_id,
+            id__gt=st.snapshot_move_id,
+        )
         .values("product_id", "batch")
         .annotate(s=Sum("quantity"))
     )
-    return {(r["product_id"], r["batch"]): r["s"] or ZERO for r in rows}
+    return {
+        (r["product_id"], r["batch"]): r["s"] or ZERO for r in rows if (r["product_id"], r["batch"]) in wanted
+    }
 
 
-def _lock_counting(pk) -> Stocktake:
-    st = Stocktake.objects.select_for_update().get(pk=pk)
+def require_counting(st: Stocktake) -> None:
+    """409 ``not_counting`` unless the stocktake still takes counts (also a check before a job)."""
     if st.status != Stocktake.Status.COUNTING:
         raise IllegalTransition(
             _("%(number)s is %(status)s: counts can no longer change.")
             % {"number": st.number, "status": st.get_status_display()},
             code="not_counting",
         )
+
+
+def _lock_counting(pk) -> Stocktake:
+    st = Stocktake.objects.select_for_update().get(pk=pk)
+    require_counting(st)
     return st
+
+
+def check_counts(counts: list[dict]) -> tuple[list[tuple[Product, str, Decimal]], list[tuple[int, str]]]:
+    """The rules of a count, every row checked and nothing written: ``(cleaned, problems)``, cleaned as
+    ``(product, batch, quantity)`` and problems as ``(row, message)``.  A row is numbered by its
+    ``"row"`` (an import passes the file's row number) or else its place in ``counts`` from 1."""
+    pids = {getattr(c["product"], "pk", c["product"]) for c in counts}
+    products = Product.objects.in_bulk(pids)
+    cleaned, problems = [], []
+    for i, c in enumerate(counts, start=1):
+        n = c.get("row") or i
+        product = products.get(getattr(c["product"], "pk", c["product"]))
+        if product is None:
+            problems.append((n, _("Row %(n)s: unknown product.") % {"n": n}))
+            continue
+        if product.is_serial:
+            problems.append(
+                (
+                    n,
+                    _("Row %(n)s: %(product)s is counted by scanning its serial numbers.")
+                    % {"n": n, "product": product.code},
+                )
+            )
+            continue
+        try:
+            qty = check_quantity(product, c.get("quantity"), allow_zero=True)
+        except ValidationFailed as exc:
+            problems.append((n, _("Row %(n)s: %(msg)s") % {"n": n, "msg": exc.message}))
+            continue
+        cleaned.append((product, (c.get("batch") or "").strip(), qty))
+    return cleaned, problems
 
 
 @audited
 def enter_counts(stocktake: Stocktake, counts: list[dict], *, by) -> int:
     """Record counted quantities: ``[{"product": id|Product, "batch": "", "quantity": q}]``.  Each count
     also records the movements posted since the snapshot (they are part of what the counter saw).
-    A product not in the snapshot gets a line of its own (book quantity 0).  Returns lines changed."""
+    A product not in the snapshot gets a line of its own (book quantity 0).  All or nothing: the
+    first bad row (:func:`check_counts`) refuses the whole list.  Returns lines changed."""
     with transaction.atomic():
         st = _lock_counting(stocktake.pk)
-        pids = {getattr(c["product"], "pk", c["product"]) for c in counts}
-        products = Product.objects.in_bulk(pids)
-        lines = {(ln.product_id, ln.batch): ln for ln in st.lines.all()}
-        cleaned = []
-        for i, c in enumerate(counts, start=1):
-            product = products.get(getattr(c["product"], "pk", c["product"]))
-            if product is None:
-                raise ValidationFailed(_("Row %(n)s: unknown product.") % {"n": i}, details={"row": i})
-            if product.is_serial:
-                raise ValidationFailed(
-                    _("Row %(n)s: %(product)s is counted by scanning its serial numbers.")
-                    % {"n": i, "product": product.code},
-                    details={"row": i},
-                )
-            try:
-                qty = check_quantity(product, c.get("quantity"), allow_zero=True)
-            except ValidationFailed as exc:
-                raise ValidationFailed(
-                    _("Row %(n)s: %(msg)s") % {"n": i, "msg": exc.message}, details={"row": i}
-                )
-            cleaned.append((product, (c.get("batch") or "").strip(), qty))
+        cleaned, problems = check_counts(counts)
+        if problems:
+            row, message = problems[0]
+            raise ValidationFailed(message, details={"row": row})
+        pids = {p.pk for p, _b, _q in cleaned}
+        lines = {(ln.product_id, ln.batch): ln for ln in st.lines.filter(product_id__in=pids)}
         moved = _moved_since(st, [(p.pk, b) for p, b, _q in cleaned])
         now = timezone.now()
-        for product, batch, qty in cleaned:
-            ln = lines.get((product.pk, batch))
+        latest = {(p.pk, b): q for p, b, q in cleaned}  # a product and batch counted twice: the last count
+        new, changed = [], []
+        for (pid, batch), qty in latest.items():
+            ln = lines.get((pid, batch))
             if ln is None:
-                ln = StocktakeLine.objects.create(
-                    stocktake=st, product=product, batch=batch, book_quantity=ZERO
-                )
-                lines[(product.pk, batch)] = ln
+                ln = StocktakeLine(stocktake=st, product_id=pid, batch=batch, book_quantity=ZERO)
+                new.append(ln)
+            else:
+                changed.append(ln)
             ln.counted_quantity = qty
-            ln.moved_quantity = moved.get((product.pk, batch), ZERO)
+            ln.moved_quantity = moved.get((pid, batch), ZERO)
             ln.counted_at = now
-            ln.save(update_fields=["counted_quantity", "moved_quantity", "counted_at"])
+        # lines are not audited (the stocktake is): a sheet of thousands of counts in a few queries
+        StocktakeLine.objects.bulk_create(new, batch_size=500)
+        StocktakeLine.objects.bulk_update(
+            changed, ["counted_quantity", "moved_quantity", "counted_at"], batch_size=500
+        )
         return len(cleaned)
 
 

@@ -6,8 +6,6 @@ company-wide, there is no owner scope), parse the form and call :mod:`kehu.inven
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from functools import wraps
 
@@ -16,13 +14,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from kehu.catalog.models import Product
 from kehu.core.errors import DomainError
@@ -30,6 +28,7 @@ from kehu.core.export import xlsx_response
 from kehu.core.selectors import history_for
 from kehu.core.ui import Column, ListPage, run_service
 
+from . import jobs as inventory_jobs
 from . import selectors, services
 from .filters import (
     MoveFilter,
@@ -51,6 +50,8 @@ from .forms import (
     StocktakeStartForm,
     TransferHeaderForm,
     WarehouseForm,
+    product_label,
+    recall_products,
 )
 from .models import (
     DocStatus,
@@ -845,65 +846,6 @@ def stocktake_create(request):
     )
 
 
-def _is_number(text) -> bool:
-    try:
-        Decimal(str(text).strip())
-    except ArithmeticError:
-        return False
-    return True
-
-
-def _read_count_file(upload) -> list[dict]:
-    """Rows of (product code, batch, counted) from an xlsx or csv (GBK or UTF-8) file."""
-    name = (upload.name or "").lower()
-    rows = []
-    if name.endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        wb = load_workbook(upload, read_only=True, data_only=True)
-        for r in wb.active.iter_rows(values_only=True):
-            rows.append(["" if v is None else str(v) for v in r[:3]])
-    else:
-        raw = upload.read()
-        for enc in ("utf-8-sig", "gbk"):
-            try:
-                text = raw.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise DomainError(_("The file is neither UTF-8 nor GBK text."), code="invalid")
-        rows = [r[:3] for r in csv.reader(io.StringIO(text))]
-    out = []
-    codes = {}
-    for n, r in enumerate(rows, start=1):
-        if not r or not str(r[0]).strip():
-            continue
-        code = str(r[0]).strip()
-        if n == 1 and not _is_number(r[2] if len(r) > 2 else ""):
-            continue  # a header row
-        codes.setdefault(code.upper(), None)
-        out.append(
-            {
-                "row": n,
-                "code": code,
-                "batch": (r[1] if len(r) > 1 else "") or "",
-                "quantity": (r[2] if len(r) > 2 else ""),
-            }
-        )
-    found = {p.code.upper(): p for p in Product.objects.filter(code__in=[o["code"] for o in out])}
-    missing = [o for o in out if o["code"].upper() not in found]
-    if missing:
-        raise DomainError(
-            _("Row %(row)s: unknown product code %(code)s.")
-            % {"row": missing[0]["row"], "code": missing[0]["code"]},
-            code="invalid",
-        )
-    return [
-        {"product": found[o["code"].upper()], "batch": o["batch"], "quantity": o["quantity"]} for o in out
-    ]
-
-
 @page(VIEW, STOCKTAKE)
 def stocktake_detail(request, pk):
     st = _get(Stocktake.objects.select_related("warehouse", "category", "created_by", "posted_by"), pk)
@@ -921,15 +863,23 @@ def stocktake_detail(request, pk):
                 run_service(
                     request, services.enter_counts, st, counts, by=request.user, success=_("Counts saved.")
                 )
-        elif action == "import":
+        elif action == "import":  # a background job: the file may have tens of thousands of rows
             form = CountImportForm(request.POST, request.FILES)
             if form.is_valid():
                 try:
-                    rows = _read_count_file(form.cleaned_data["file"])
-                    n = services.enter_counts(st, rows, by=request.user)
-                    messages.success(request, _("%(n)s counts imported.") % {"n": n})
+                    job = inventory_jobs.start_count_import(
+                        st,
+                        form.cleaned_data["file"],
+                        by=request.user,
+                        language=translation.get_language() or "",
+                    )
                 except DomainError as exc:
                     messages.error(request, str(exc))
+                else:
+                    messages.info(
+                        request, _("The counts are imported in the background; this page shows the progress.")
+                    )
+                    return redirect(job.get_absolute_url())
             else:
                 messages.error(request, _("Choose a file."))
         elif action == "serials":
@@ -965,6 +915,7 @@ def stocktake_detail(request, pk):
             "counting": st.status == Stocktake.Status.COUNTING,
             "can_count": _can(request.user, STOCKTAKE),
             "import_form": CountImportForm(),
+            "count_imports": _count_imports(request.user, st),
             "moves": _doc_moves("stocktake", st.pk),
             "history": history_for(st),
             "breadcrumbs": _crumbs((_("Stocktakes"), reverse("inventory:stocktakes")), (st.number, None)),
@@ -1229,42 +1180,6 @@ def recall(request):
         units = selectors.recall_units(
             d["product"], batch=d["batch"], produced_from=d["produced_from"], produced_to=d["produced_to"]
         )
-        if request.GET.get("export") == "xlsx":
-            stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-            return xlsx_response(
-                f"recall-{d['product'].code}-{stamp}.xlsx",
-                [
-                    _("Serial number"),
-                    _("Product code"),
-                    _("Batch"),
-                    _("Production date"),
-                    _("Production line"),
-                    _("Status"),
-                    _("Warehouse"),
-                    _("Customer"),
-                    _("Customer number"),
-                    _("Delivered on"),
-                    _("Delivery document"),
-                    _("Warranty end"),
-                ],
-                (
-                    [
-                        u.serial,
-                        u.product.code,
-                        u.batch,
-                        u.production_date,
-                        u.production_line,
-                        u.get_status_display(),
-                        u.warehouse.name if u.warehouse else "",
-                        u.customer.name if u.customer else "",
-                        u.customer.number if u.customer else "",
-                        u.delivered_on,
-                        u.delivery_number or "",
-                        u.warranty_end,
-                    ]
-                    for u in units.iterator(chunk_size=2000)
-                ),
-            )
     page_units, summary = None, None
     if units is not None:
         from django.core.paginator import Paginator
@@ -1283,9 +1198,106 @@ def recall(request):
             "page": page_units,
             "summary": summary,
             "query": query.urlencode(),
+            "export_fields": [
+                (name, request.GET.get(name, ""))
+                for name in ("product", "batch", "produced_from", "produced_to")
+            ],
             "breadcrumbs": _crumbs((_("Batch recall"), None)),
         },
     )
+
+
+@login_required
+@require_POST
+def recall_export(request):
+    """The recall list as Excel, written by a background job (a recall may concern tens of thousands
+    of units); answers with the job's page, its progress bar and then its download.  An export
+    writes no business data: read-only users with the right may export too."""
+    user = request.user
+    if not (user.has_right(VIEW) and user.has_right(RECALL)):
+        raise PermissionDenied
+    form = RecallForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for e in errors:
+                messages.error(request, e)
+        fields = {k: request.POST.get(k, "") for k in ("product", "batch", "produced_from", "produced_to")}
+        from urllib.parse import urlencode
+
+        return redirect(reverse("inventory:recall") + "?" + urlencode(fields))
+    job = inventory_jobs.start_recall_export(
+        form.cleaned_data, by=user, language=translation.get_language() or ""
+    )
+    messages.info(request, _("The recall list is written in the background; this page shows the progress."))
+    return redirect(job.get_absolute_url())
+
+
+@page(RECALL)
+@require_GET
+def recall_product_options(request):
+    """The recall picker's search (JSON): serial-tracked products only, discontinued and archived
+    ones too (a recall often concerns products no longer sold), by code, name, specification,
+    brand, barcode or pinyin initials, at most 20.  Needs the recall right, like the page."""
+    from kehu.catalog.selectors import product_search_q
+
+    q = (request.GET.get("q") or "").strip()
+    qs = recall_products()
+    if q:
+        qs = qs.filter(product_search_q(q))
+    rows = qs.order_by("code").values(*PICKER_FIELDS, "archived_at", "is_active")[:20]
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "value": r["pk"],
+                    "text": product_label(
+                        r["code"],
+                        r["name"],
+                        r["spec"],
+                        archived=r["archived_at"] is not None,
+                        active=r["is_active"],
+                    ),
+                    "tracking": r["tracking"],
+                    "prefix": r["serial_prefix"],
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
+def _count_imports(user, st) -> list:
+    """The count imports of this stocktake the user may see, newest first (their job pages)."""
+    from kehu.core.selectors import jobs_visible_to
+
+    return list(
+        jobs_visible_to(user)
+        .filter(name=inventory_jobs.COUNT_IMPORT, params__stocktake=st.pk)
+        .order_by("-created_at")[:5]
+    )
+
+
+@page(VIEW)
+def job_file(request, pk):
+    """The file an inventory job wrote (a recall export, a count import's bad rows): only for who
+    may see the job (its creator; an administrator) — 404 otherwise — and has the job's right."""
+    from kehu.core.models import Job
+    from kehu.core.selectors import jobs_visible_to
+
+    job = (
+        jobs_visible_to(request.user)
+        .filter(pk=pk, name__in=list(inventory_jobs.FILE_RIGHTS), status=Job.Status.SUCCEEDED)
+        .first()
+    )
+    if job is None:
+        raise Http404
+    if not request.user.has_right(inventory_jobs.FILE_RIGHTS[job.name]):
+        raise PermissionDenied
+    path = inventory_jobs.job_file(job)
+    if path is None:
+        raise Http404
+    name = job.result.get("download_name") or path.name
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=name)  # noqa: SIM115
 
 
 @page(VIEW)
