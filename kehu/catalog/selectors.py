@@ -24,9 +24,10 @@ def product_search_q(text: str, prefix: str = "", *, within=None) -> Q:
     if not text:
         return Q()
     if connection.vendor == "postgresql":
+        from kehu.core.filters import any_branch_q
+
         base = Product.objects.all() if within is None else within
-        parts = [base.filter(b).order_by().values("pk") for b in _search_branches(text, "")]
-        return Q(**{f"{prefix}pk__in": parts[0].union(*parts[1:], all=True)})
+        return any_branch_q(base, _search_branches(text, ""), prefix)
     q = Q()
     for b in _search_branches(text, prefix):
         q |= b

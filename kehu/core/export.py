@@ -30,9 +30,9 @@ def safe_cell(value):
     return text
 
 
-def xlsx_response(filename: str, headers: list, rows) -> StreamingHttpResponse:
-    import tempfile
-
+def write_xlsx(target, headers: list, rows) -> None:
+    """A workbook of one sheet (bold headers, then ``rows`` through :func:`safe_cell`) saved to
+    ``target`` (a path or a file), write-only: constant memory for long lists."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet()
     bold = Font(bold=True)
@@ -44,8 +44,14 @@ def xlsx_response(filename: str, headers: list, rows) -> StreamingHttpResponse:
     ws.append(head)
     for row in rows:
         ws.append([safe_cell(v) for v in row])
+    wb.save(target)
+
+
+def xlsx_response(filename: str, headers: list, rows) -> StreamingHttpResponse:
+    import tempfile
+
     tmp = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the response is
-    wb.save(tmp)
+    write_xlsx(tmp, headers, rows)
     tmp.seek(0)
     resp = StreamingHttpResponse(
         iter(lambda: tmp.read(65536), b""),

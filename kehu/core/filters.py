@@ -68,3 +68,14 @@ class JobFilter(df.FilterSet):
     class Meta:
         model = Job
         fields = ["status", "label"]
+
+
+def any_branch_q(base, branches, prefix: str = ""):
+    """Any of ``branches``, as ``<prefix>pk IN (… UNION ALL …)``: each branch a query of
+    ``base`` on its own.  For searches on PostgreSQL: inside one OR the database re-checks the
+    whole expression on every row its indexes found; as separate branches each index condition
+    stands alone, and each branch carries ``base``'s conditions (a list's scope) to combine with."""
+    from django.db.models import Q
+
+    parts = [base.filter(b).order_by().values("pk") for b in branches]
+    return Q(**{f"{prefix}pk__in": parts[0].union(*parts[1:], all=True)})

@@ -12,6 +12,7 @@ from django.db.models import BooleanField, F, Func, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.filters import any_branch_q
 from kehu.core.models import DictEntry
 
 from .models import Activity, ChurnCase, Contact, Customer, FieldVisit, Tag
@@ -86,8 +87,7 @@ def customer_search_q(value: str, prefix: str = "", *, within=None) -> Q:
         # ``within``: the customers being searched (a list's scoped queryset); each branch then
         # carries their conditions too, so that it can combine its index with the scope's
         base = Customer.objects.all() if within is None else within
-        parts = [base.filter(b).order_by().values("pk") for b in _search_branches(value, "")]
-        return Q(**{f"{prefix}pk__in": parts[0].union(*parts[1:], all=True)})
+        return any_branch_q(base, _search_branches(value, ""), prefix)
     q = Q()
     for b in _search_branches(value, prefix):
         q |= b

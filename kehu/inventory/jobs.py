@@ -101,27 +101,12 @@ def job_file(job) -> Path | None:
 
 def _write_xlsx(name: str, headers: list, rows) -> None:
     """``rows`` into ``exports_root()/name`` (write-only workbook: constant memory)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    from kehu.core.export import safe_cell
+    from kehu.core.export import write_xlsx
 
     folder = exports_root()
     folder.mkdir(parents=True, exist_ok=True)
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet()
-    bold = Font(bold=True)
-    head = []
-    for h in headers:
-        c = WriteOnlyCell(ws, value=str(h))
-        c.font = bold
-        head.append(c)
-    ws.append(head)
-    for row in rows:
-        ws.append([safe_cell(v) for v in row])
     part = folder / f"{name}.part"
-    wb.save(part)
+    write_xlsx(part, headers, rows)
     part.replace(folder / name)
 
 
