@@ -51,6 +51,7 @@ from kehu.customers.importing import (
     check_size,
     column_letter,
     header_key,
+    load_session,
     purge_sessions_in,
     read_table,
 )
@@ -677,16 +678,7 @@ class ProductImport:
 
     @classmethod
     def open(cls, pk, *, user=None) -> ProductImport:
-        pk = str(pk).replace("-", "")
-        if not re.fullmatch(r"[0-9a-f]{32}", pk):
-            raise SessionNotFound(pk)
-        path = imports_root() / pk / "meta.json"
-        if not path.is_file():
-            raise SessionNotFound(pk)
-        meta = _load(path)
-        if user is not None and meta.get("user_id") != user.pk:
-            raise SessionNotFound(pk)
-        return cls(pk, meta)
+        return cls(*load_session(imports_root(), pk, user=user))
 
     def save(self) -> None:
         _dump(self.folder / "meta.json", self.meta)

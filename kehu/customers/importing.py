@@ -1915,6 +1915,21 @@ def purge_old_sessions(days: int = SESSION_DAYS) -> int:
     return purge_sessions_in(imports_root(), days)
 
 
+def load_session(root: Path, pk, *, user=None) -> tuple[str, dict]:
+    """An import session's id and stored meta, from ``root/<32-hex id>/meta.json``; another user's
+    session, a malformed id or a missing one: :class:`SessionNotFound`."""
+    pk = str(pk).replace("-", "")
+    if not re.fullmatch(r"[0-9a-f]{32}", pk):
+        raise SessionNotFound(pk)
+    path = root / pk / "meta.json"
+    if not path.is_file():
+        raise SessionNotFound(pk)
+    meta = _json_load(path)
+    if user is not None and meta.get("user_id") != user.pk:
+        raise SessionNotFound(pk)
+    return pk, meta
+
+
 def _json_dump(path: Path, data) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -2001,16 +2016,7 @@ class ImportSession:
 
     @classmethod
     def open(cls, pk, *, user=None) -> ImportSession:
-        pk = str(pk).replace("-", "")
-        if not re.fullmatch(r"[0-9a-f]{32}", pk):
-            raise SessionNotFound(pk)
-        path = imports_root() / pk / "meta.json"
-        if not path.is_file():
-            raise SessionNotFound(pk)
-        meta = _json_load(path)
-        if user is not None and meta.get("user_id") != user.pk:
-            raise SessionNotFound(pk)
-        return cls(pk, meta)
+        return cls(*load_session(imports_root(), pk, user=user))
 
     def save(self) -> None:
         _json_dump(self.folder / "meta.json", self.meta)

@@ -32,6 +32,39 @@ def test_list_page_says_more_than_the_cap(demo, client_for, monkeypatch):
     assert "8 records" in page
 
 
+def test_ids_first_pages_equal_the_plain_pages_in_order_joins_and_count(demo):
+    """A search's paginator reads the ids first: its pages hold the same rows, in the same order,
+    with their select_related objects loaded, within and past the cap."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    qs = User.objects.select_related("department").order_by("-username", "-pk")
+    expected = list(qs.values_list("pk", flat=True))
+    for cap in (100, 3):  # within the cap (ids known), past it (the ordered query)
+        p = CappedPaginator(qs, 3, cap=cap, ids_first=True)
+        assert p.count == min(len(expected), cap + 1) and p.capped == (cap < len(expected))
+        for number in range(1, p.num_pages + 1):
+            page = p.page(number)
+            top = min(number * 3, p.count)  # past the cap, the pages reach up to the cap
+            assert [u.pk for u in page.object_list] == expected[(number - 1) * 3 : top]
+            with CaptureQueriesContext(connection) as ctx:
+                [u.department for u in page.object_list]
+            assert len(ctx.captured_queries) == 0
+
+
+def test_a_search_counts_up_to_its_own_cap(demo, client_for, monkeypatch):
+    from kehu.customers import demo as customers_demo
+
+    customers_demo.load(count=20)
+    monkeypatch.setattr(ListPage, "search_count_cap", 2)
+    url = reverse("customers:list")
+    page = client_for("admin").get(url, {"q": "公司"}).content.decode()
+    assert "More than 2 records" in page
+    monkeypatch.setattr(ListPage, "search_count_cap", 1_000)
+    page = client_for("admin").get(url, {"q": "公司"}).content.decode()
+    assert "More than" not in page and re.search(r"\d+ records", page)
+
+
 def test_fast_select_renders_the_same_html_as_django():
     from django import forms
 
