@@ -620,3 +620,27 @@ class StockPeriodBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period} {self.product_id}@{self.warehouse_id}: {self.quantity}"
+
+
+class StockMonthTotal(models.Model):
+    """The receipts and issues of one month per product × warehouse (月度收发汇总), added to by
+    :func:`~kehu.inventory.services.post_movements` in the same transaction as the ledger rows, so the
+    收发存 summary of any month reads these small rows instead of the month's ledger.  A ledger row
+    counts in the month of its ``created_at`` (local time), as received when its quantity is positive
+    and as issued when negative.  ``kehu check-stock`` recomputes them from the ledger."""
+
+    period = models.CharField(max_length=6)  # YYYYMM
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.CASCADE, related_name="+")
+    received = models.DecimalField(default=ZERO, **QTY)
+    received_value = models.DecimalField(default=ZERO, **MONEY)
+    issued = models.DecimalField(default=ZERO, **QTY)
+    issued_value = models.DecimalField(default=ZERO, **MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["period", "product", "warehouse"], name="inv_month_total_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.product_id}@{self.warehouse_id}: +{self.received} −{self.issued}"

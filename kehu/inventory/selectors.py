@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection
 from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -24,11 +23,9 @@ from .models import (
     SerialUnit,
     StockBalance,
     StockMove,
-    StockPeriod,
-    StockPeriodBalance,
     Warehouse,
 )
-from .services import month_bounds, period_code, previous_month
+from .periods import month_figures
 
 ZERO = Decimal("0")
 
@@ -125,103 +122,16 @@ class MonthlyRow:
     closing_value: Decimal
 
 
-_PLACES = {"0.0001": Decimal("0.0001"), "0.01": Decimal("0.01")}
-
-
-def _dec(v, places="0.0001") -> Decimal:
-    if v is None:
-        return ZERO
-    if isinstance(v, Decimal):  # PostgreSQL: numeric sums keep the column's scale
-        return v
-    return Decimal(str(v)).quantize(_PLACES[places])  # SQLite hands back floats or integers
-
-
 def monthly_summary(year: int, month: int, *, warehouse_id=None, product_ids=None) -> list[MonthlyRow]:
     """收发存: per product × warehouse, opening, in, out and closing of one month, quantities and
-    values, in one aggregate query.  When the previous month is closed (:func:`services.close_period`),
-    its stored closing is the opening and only the month's own ledger rows are read.  Otherwise the
-    current balances minus the movements after the month give the closing, the movements inside the
-    month give in and out (by sign) and, subtracted, the opening: that reads the ledger rows from the
-    month's first day on (index on ``created_at``)."""
-    start, end = month_bounds(year, month)
-    where_m, where_b, params_m, params_b = "", "", [], []
-    if warehouse_id:
-        where_m += " AND warehouse_id = %s"
-        where_b += " AND warehouse_id = %s"
-        params_m.append(int(warehouse_id))
-        params_b.append(int(warehouse_id))
-    if product_ids is not None:
-        ids = [int(p) for p in product_ids] or [0]
-        marks = ",".join(["%s"] * len(ids))
-        where_m += f" AND product_id IN ({marks})"
-        where_b += f" AND product_id IN ({marks})"
-        params_m += ids
-        params_b += ids
-    m, b = StockMove._meta.db_table, StockBalance._meta.db_table
-    sql = f"""
-        WITH mv AS (
-            SELECT product_id, warehouse_id,
-                SUM(CASE WHEN created_at < %s AND quantity > 0 THEN quantity ELSE 0 END) AS in_q,
-                SUM(CASE WHEN created_at < %s AND quantity > 0 THEN amount ELSE 0 END) AS in_v,
-                SUM(CASE WHEN created_at < %s AND quantity < 0 THEN -quantity ELSE 0 END) AS out_q,
-                SUM(CASE WHEN created_at < %s AND quantity < 0 THEN -amount ELSE 0 END) AS out_v,
-                SUM(CASE WHEN created_at >= %s THEN quantity ELSE 0 END) AS after_q,
-                SUM(CASE WHEN created_at >= %s THEN amount ELSE 0 END) AS after_v
-            FROM {m} WHERE created_at >= %s {where_m}
-            GROUP BY product_id, warehouse_id
-        ), bal AS (
-            SELECT product_id, warehouse_id, SUM(quantity) AS q, SUM(value) AS v
-            FROM {b} WHERE 1 = 1 {where_b} GROUP BY product_id, warehouse_id
-        )
-        SELECT bal.product_id, bal.warehouse_id,
-            bal.q - COALESCE(mv.after_q, 0) AS close_q, bal.v - COALESCE(mv.after_v, 0) AS close_v,
-            COALESCE(mv.in_q, 0), COALESCE(mv.in_v, 0), COALESCE(mv.out_q, 0), COALESCE(mv.out_v, 0)
-        FROM bal LEFT JOIN mv ON mv.product_id = bal.product_id AND mv.warehouse_id = bal.warehouse_id
-    """
-    params = [end, end, end, end, end, end, start, *params_m, *params_b]
-    this = period_code(year, month)
-    prev = period_code(*previous_month(year, month))
-    closed = set(StockPeriod.objects.filter(period__in=[prev, this]).values_list("period", flat=True))
-    if this in closed:
-        # the month itself is closed: its stored figures are the answer
-        p = StockPeriodBalance._meta.db_table
-        sql = f"""
-            SELECT product_id, warehouse_id, quantity, value, received, received_value, issued, issued_value
-            FROM {p} WHERE period = %s {where_b}
-        """
-        params = [this, *params_b]
-    elif prev in closed:
-        # the previous month is closed: its closing is the opening; read only this month's rows
-        p = StockPeriodBalance._meta.db_table
-        sql = f"""
-            SELECT product_id, warehouse_id,
-                SUM(oq) + SUM(iq) - SUM(xq), SUM(ov) + SUM(iv) - SUM(xv), SUM(iq), SUM(iv), SUM(xq), SUM(xv)
-            FROM (
-                SELECT product_id, warehouse_id, quantity AS oq, value AS ov,
-                    0 AS iq, 0 AS iv, 0 AS xq, 0 AS xv
-                FROM {p} WHERE period = %s {where_b}
-                UNION ALL
-                SELECT product_id, warehouse_id, 0, 0,
-                    CASE WHEN quantity > 0 THEN quantity ELSE 0 END,
-                    CASE WHEN quantity > 0 THEN amount ELSE 0 END,
-                    CASE WHEN quantity < 0 THEN -quantity ELSE 0 END,
-                    CASE WHEN quantity < 0 THEN -amount ELSE 0 END
-                FROM {m} WHERE created_at >= %s AND created_at < %s {where_m}
-            ) t
-            GROUP BY product_id, warehouse_id
-        """
-        params = [prev, *params_b, start, end, *params_m]
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        raw = cur.fetchall()
-    rows = []
-    for pid, wid, cq, cv, iq, iv, oq, ov in raw:
-        cq, iq, oq = _dec(cq), _dec(iq), _dec(oq)
-        cv, iv, ov = _dec(cv, "0.01"), _dec(iv, "0.01"), _dec(ov, "0.01")
-        oq_open = cq - iq + oq
-        if not (cq or iq or oq or oq_open):
-            continue
-        rows.append((pid, wid, oq_open, cv - iv + ov, iq, iv, oq, ov, cq, cv))
+    values, sorted by product and warehouse code.  The figures come from the month totals kept with
+    the ledger and the month closings (:func:`~kehu.inventory.periods.month_figures`: one query
+    whatever the size of the ledger), then one query each for the products and warehouses named."""
+    raw = month_figures(year, month, warehouse_id=warehouse_id, product_ids=product_ids)
+    rows = [
+        (pid, wid, cq - iq + oq, cv - iv + ov, iq, iv, oq, ov, cq, cv)
+        for pid, wid, cq, cv, iq, iv, oq, ov in raw
+    ]
     products = Product.objects.only("code", "name", "spec").in_bulk({r[0] for r in rows})
     warehouses = Warehouse.objects.only("code", "name").in_bulk({r[1] for r in rows})
     out = [MonthlyRow(products[r[0]], warehouses[r[1]], *r[2:]) for r in rows]

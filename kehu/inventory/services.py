@@ -35,7 +35,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
@@ -68,6 +68,17 @@ from .models import (
     Transfer,
     TransferLine,
     Warehouse,
+)
+from .periods import (  # noqa: F401  (re-exported: callers know them as services)
+    add_month_totals,
+    close_all_periods,
+    close_period,
+    month_bounds,
+    month_total_differences,
+    period_code,
+    previous_month,
+    rebuild_month_totals,
+    reopen_periods,
 )
 
 CENT = Decimal("0.01")
@@ -557,6 +568,7 @@ def post_movements(
 
         # 4. write: ledger, balances, average cost, serial units, their history
         StockMove.objects.bulk_create(moves)
+        add_month_totals(moves, now)
         for bal in locked.values():
             StockBalance.objects.filter(pk=bal.pk).update(
                 quantity=bal.quantity, reserved=bal.reserved, value=bal.value, updated_at=now
@@ -1751,108 +1763,6 @@ def serial_differences() -> list[dict]:
     for key, n in units.items():
         out.append({"product": key[0], "warehouse": key[1], "batch": key[2], "balance": None, "units": n})
     return out
-
-
-def period_code(year: int, month: int) -> str:
-    return f"{year:04d}{month:02d}"
-
-
-def previous_month(year: int, month: int) -> tuple[int, int]:
-    return (year - 1, 12) if month == 1 else (year, month - 1)
-
-
-def reopen_periods(since: date) -> int:
-    """Forget the closings of the month of ``since`` and every later month."""
-    from .models import StockPeriod, StockPeriodBalance
-
-    code = period_code(since.year, since.month)
-    StockPeriodBalance.objects.filter(period__gte=code).delete()
-    return StockPeriod.objects.filter(period__gte=code).delete()[0]
-
-
-def close_period(year: int, month: int) -> int:
-    """月结: store the closing stock (quantity and value) of every product × warehouse at the end of
-    the month (a month that has ended).  Closing again replaces the stored figures.  Returns the rows
-    stored.  The periodic job ``inventory-close-month`` closes the previous month on the 1st."""
-    from django.db import connection
-
-    from .models import StockPeriod, StockPeriodBalance
-
-    start, end = month_bounds(year, month)
-    if end > timezone.now():
-        raise ValidationFailed(_("Only a month that has ended can be closed."))
-    code = period_code(year, month)
-    m, b = StockMove._meta.db_table, StockBalance._meta.db_table
-    with transaction.atomic():
-        StockPeriodBalance.objects.filter(period=code).delete()
-        with connection.cursor() as cur:
-            # one statement, one snapshot: the balances now minus the movements after the month give
-            # the closing; the month's own movements give in and out
-            cur.execute(
-                f"""
-                SELECT bal.product_id, bal.warehouse_id,
-                    bal.q - COALESCE(mv.after_q, 0), bal.v - COALESCE(mv.after_v, 0),
-                    COALESCE(mv.in_q, 0), COALESCE(mv.in_v, 0), COALESCE(mv.out_q, 0), COALESCE(mv.out_v, 0)
-                FROM (SELECT product_id, warehouse_id, SUM(quantity) AS q, SUM(value) AS v FROM {b}
-                      GROUP BY product_id, warehouse_id) bal
-                LEFT JOIN (
-                    SELECT product_id, warehouse_id,
-                        SUM(CASE WHEN created_at >= %s THEN quantity ELSE 0 END) AS after_q,
-                        SUM(CASE WHEN created_at >= %s THEN amount ELSE 0 END) AS after_v,
-                        SUM(CASE WHEN created_at < %s AND quantity > 0 THEN quantity ELSE 0 END) AS in_q,
-                        SUM(CASE WHEN created_at < %s AND quantity > 0 THEN amount ELSE 0 END) AS in_v,
-                        SUM(CASE WHEN created_at < %s AND quantity < 0 THEN -quantity ELSE 0 END) AS out_q,
-                        SUM(CASE WHEN created_at < %s AND quantity < 0 THEN -amount ELSE 0 END) AS out_v
-                    FROM {m} WHERE created_at >= %s GROUP BY product_id, warehouse_id
-                ) mv ON mv.product_id = bal.product_id AND mv.warehouse_id = bal.warehouse_id
-                """,
-                [end, end, end, end, end, end, start],
-            )
-            rows = [
-                (code, pid, wid, *(Decimal(str(x)) for x in figures))
-                for pid, wid, *figures in cur.fetchall()
-                if any(figures)
-            ]
-        fields = (
-            "period",
-            "product_id",
-            "warehouse_id",
-            "quantity",
-            "value",
-            "received",
-            "received_value",
-            "issued",
-            "issued_value",
-        )
-        _insert_rows(StockPeriodBalance, fields, rows)
-        StockPeriod.objects.update_or_create(
-            period=code, defaults={"closed_at": timezone.now(), "rows": len(rows)}
-        )
-    return len(rows)
-
-
-def close_all_periods() -> int:
-    """Close every ended month from the first ledger month on (after an import or a restore)."""
-    first = StockMove.objects.order_by("created_at").values_list("created_at", flat=True).first()
-    if first is None:
-        return 0
-    d = timezone.localdate(first).replace(day=1)
-    today = timezone.localdate().replace(day=1)
-    n = 0
-    while d < today:
-        close_period(d.year, d.month)
-        n += 1
-        d = (d + timedelta(days=32)).replace(day=1)
-    return n
-
-
-def month_bounds(year: int, month: int):
-    from datetime import datetime
-
-    tz = timezone.get_current_timezone()
-    start = timezone.make_aware(datetime(year, month, 1), tz)
-    end = timezone.make_aware(datetime(year + (month == 12), month % 12 + 1, 1), tz)
-    return start, end
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
@@ -1101,8 +1102,13 @@ def alerts(request):
     )
 
 
+MONTHLY_PAGE_SIZE = 100
+
+
 @page(VIEW)
 def monthly(request):
+    """收发存 of one month: a page of rows at a time, the value totals of all of them; the Excel export
+    holds every row."""
     form = MonthForm(request.GET or None)
     rows, ym = [], None
     if not request.GET.get("month"):
@@ -1156,13 +1162,16 @@ def monthly(request):
             k: sum((getattr(r, k) for r in rows), Decimal("0"))
             for k in ("opening_value", "received_value", "issued_value", "closing_value")
         }
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "inventory/monthly.html",
         {
             "title": _("Stock summary (收发存)"),
             "form": form,
-            "rows": rows,
+            "page": Paginator(rows, MONTHLY_PAGE_SIZE).get_page(request.GET.get("page")),
+            "query_without_page": query.urlencode(),
             "ym": ym,
             "see_cost": see_cost,
             "totals": totals,
@@ -1182,8 +1191,6 @@ def recall(request):
         )
     page_units, summary = None, None
     if units is not None:
-        from django.core.paginator import Paginator
-
         summary = {r["status"]: r["n"] for r in units.order_by().values("status").annotate(n=Count("id"))}
         summary = [(SerialUnit.Status(k).label, v) for k, v in summary.items()]
         page_units = Paginator(units, 100).get_page(request.GET.get("page"))

@@ -329,17 +329,41 @@ def test_global_search_finds_serials(client_for, stocked):
     assert "IPC002" in resp.content.decode()
 
 
+def test_the_monthly_summary_pages_its_rows_and_totals_them_all(client_for, wh, keeper):
+    from kehu.catalog.models import Product
+
+    products = Product.objects.bulk_create(
+        [Product(code=f"M{i:03d}", name=f"商品{i}", standard_cost=Decimal("2")) for i in range(150)]
+    )
+    s.post_movements(
+        [s.Line(p, wh["a"], Decimal(i + 1), unit_cost=Decimal("2")) for i, p in enumerate(products)],
+        reason="other_receipt",
+        document=s.SourceDoc("test", None, "M"),
+        by=keeper,
+    )
+    c = client_for("warehouse")
+    first = c.get(reverse("inventory:monthly"), {"q": "M"})
+    html = first.content.decode()
+    assert [r.product.code for r in first.context["page"]] == [f"M{i:03d}" for i in range(100)]
+    assert "150 records" in html and "Page 1 of 2" in html and "page=2" in html
+    # the totals are of every row: 2 × (1 + … + 150)
+    assert first.context["totals"]["closing_value"] == Decimal(2 * 150 * 151 // 2)
+    second = c.get(reverse("inventory:monthly"), {"q": "M", "page": 2})
+    assert [r.closing for r in second.context["page"]] == [Decimal(i + 1) for i in range(100, 150)]
+    assert "M149" in second.content.decode() and "M000" not in second.content.decode()
+
+
 def test_alerts_monthly_and_recall(client_for, stocked, wh, customer):
     c = client_for("warehouse")
     resp = c.get(reverse("inventory:alerts"))
     assert len(resp.context["rows"]) == 1
     assert c.get(reverse("inventory:alerts"), {"export": "xlsx"})["Content-Type"] == XLSX
     resp = c.get(reverse("inventory:monthly"))
-    rows = {(r.product.code, r.warehouse.code): r for r in resp.context["rows"]}
+    rows = {(r.product.code, r.warehouse.code): r for r in resp.context["page"]}
     plain = rows[("P-PLAIN", "WA")]
     assert (plain.opening, plain.received, plain.issued, plain.closing) == (0, 20, 0, 20)
     assert plain.closing_value == Decimal("70.00")
-    assert c.get(reverse("inventory:monthly"), {"month": "2026-13"}).context["rows"] == []
+    assert list(c.get(reverse("inventory:monthly"), {"month": "2026-13"}).context["page"]) == []
     assert c.get(reverse("inventory:monthly"), {"month": "2026-11", "export": "xlsx"})["Content-Type"] == XLSX
     SerialUnit.objects.update(batch="B7")
     resp = c.get(reverse("inventory:recall"), {"product": stocked["serial"].pk, "batch": "B7"})
