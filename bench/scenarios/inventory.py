@@ -19,7 +19,7 @@ has a baseline measured in the same run:
 * 16 threads (own connections) issuing one unit at a time from the last 100 units of one product:
   exactly 100 must succeed, every other attempt must get ``insufficient_stock``; issues/second, and
   the same with serial units (each serial wanted by 4 clients);
-* serial lookup (the ``find by serial`` query) p95 vs a raw indexed ``SELECT``;
+* serial lookup (``selectors.find_serial``, the API's ``serials/lookup/`` query) p95 vs a raw indexed ``SELECT``;
 * the stock page ``/inventory/stock/`` (first page, and filtered by product) p95 vs a raw
   ``SELECT`` of the same page of balances;
 * the 收发存 summary of last month and of the same month a year earlier vs a raw ``count(*)`` of the
@@ -471,6 +471,7 @@ class Worker:
 
         from kehu.accounts.models import User
         from kehu.inventory.models import SerialUnit
+        from kehu.inventory.selectors import find_serial
 
         n = self.cfg["requests"]
         samples = self.sample_serials or list(SerialUnit.objects.values_list("serial", flat=True)[:100])
@@ -478,7 +479,7 @@ class Worker:
         for i in range(n):
             sn = samples[i % len(samples)]
             t0 = time.perf_counter()
-            list(SerialUnit.objects.filter(serial=sn).select_related("product", "warehouse", "customer")[:20])
+            list(find_serial(sn))
             t_orm.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             with connection.cursor() as cur:
@@ -592,7 +593,7 @@ class Worker:
             pages = []
             for _ in range(3):  # the page a user opens: first 100 rows, value totals of all
                 t0 = time.perf_counter()
-                resp = self.client.get("/inventory/monthly/", {"month": f"{y}-{m:02d}"})
+                resp = self.client.get("/inventory/summary/", {"month": f"{y}-{m:02d}"})
                 pages.append(time.perf_counter() - t0)
                 assert resp.status_code == 200 and resp.content.count(b"<tr>") >= min(100, len(rows))
             self.row(

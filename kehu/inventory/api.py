@@ -410,7 +410,7 @@ class SerialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, InventoryA
     @action(detail=False, methods=["get"])
     def lookup(self, request):
         serial = (request.query_params.get("serial") or "").strip()
-        units = self.get_queryset().filter(serial=serial)[:20] if serial else []
+        units = selectors.find_serial(serial) if serial else []
         return Response(SerialUnitSerializer(units, many=True).data)
 
     @extend_schema(

@@ -42,6 +42,33 @@ def serial_units() -> QuerySet[SerialUnit]:
     return SerialUnit.objects.select_related("product", "warehouse", "customer")
 
 
+FOUND_UNIT_FIELDS = (
+    "serial",
+    "status",
+    "batch",
+    "production_date",
+    "production_line",
+    "supplier",
+    "received_at",
+    "delivered_on",
+    "warranty_start",
+    "warranty_end",
+    "product__code",
+    "product__name",
+    "product__spec",
+    "product__tracking",
+    "warehouse__code",
+    "warehouse__name",
+    "customer__name",
+)
+
+
+def find_serial(serial: str) -> QuerySet[SerialUnit]:
+    """"Find by serial" across products (at most 20 units): one indexed query that reads only what the
+    answer shows of the unit, its product, warehouse and customer."""
+    return serial_units().filter(serial=serial).only(*FOUND_UNIT_FIELDS).order_by("product_id")[:20]
+
+
 def product_stock(product: Product) -> list[dict]:
     """Per warehouse: quantity, reserved, available, value, safety stock (the product page's card)."""
     rows = (

@@ -237,3 +237,15 @@ def test_schema_lists_the_inventory_endpoints(client_for):
         "stocktakes/{id}/counts/",
     ):
         assert f"/api/v1/inventory/{path}" in paths, path
+
+
+def test_the_serial_lookup_answers_every_field_in_one_query(stocked, django_assert_num_queries):
+    from kehu.inventory import selectors
+    from kehu.inventory.serializers import SerialUnitSerializer
+
+    for serial in ("K1", "K2"):  # in stock (a warehouse), delivered (a customer)
+        full = SerialUnitSerializer(selectors.serial_units().filter(serial=serial), many=True).data
+        with django_assert_num_queries(1):
+            found = SerialUnitSerializer(selectors.find_serial(serial), many=True).data
+        assert found == full and found[0]["product"]["code"] == "P-SN"
+    assert found[0]["customer_name"] and full[0]["warehouse"] is None
