@@ -19,7 +19,8 @@ has a baseline measured in the same run:
 * 16 threads (own connections) issuing one unit at a time from the last 100 units of one product:
   exactly 100 must succeed, every other attempt must get ``insufficient_stock``; issues/second, and
   the same with serial units (each serial wanted by 4 clients);
-* serial lookup (``selectors.find_serial``, the API's ``serials/lookup/`` query) p95 vs a raw indexed ``SELECT``;
+* serial lookup (``selectors.find_serial``, the API's ``serials/lookup/`` query) p95 vs a raw
+  indexed ``SELECT``;
 * the stock page ``/inventory/stock/`` (first page, and filtered by product) p95 vs a raw
   ``SELECT`` of the same page of balances;
 * the 收发存 summary of last month and of the same month a year earlier vs a raw ``count(*)`` of the
