@@ -29,13 +29,15 @@ def warehouses(request=None):
 
 
 def product_q(prefix: str, value: str) -> Q:
-    value = value.strip()
-    return (
-        Q(**{f"{prefix}code__icontains": value})
-        | Q(**{f"{prefix}name__icontains": value})
-        | Q(**{f"{prefix}spec__icontains": value})
-        | Q(**{f"{prefix}barcode": value})
-    )
+    """The product box of the inventory pages and API: the catalogue's search (code, name,
+    specification, brand, barcode, pinyin initials), products first (a small table), then the rows of
+    those products through their product index.  ``prefix`` is ``""`` for products themselves or
+    ``"product__"`` for rows that name a product."""
+    from kehu.catalog.models import Product
+    from kehu.catalog.selectors import product_search_q
+
+    found = Product.objects.filter(product_search_q(value)).values("pk")
+    return Q(**{f"{prefix[:-2]}_id__in" if prefix else "pk__in": found})
 
 
 class StockFilter(df.FilterSet):
@@ -56,10 +58,7 @@ class StockFilter(df.FilterSet):
         fields = ["q", "warehouse", "category", "batch", "zero"]
 
     def search(self, qs, name, value):
-        # find the products first (a small table), then their balances through the balance key's index
-        from kehu.catalog.models import Product
-
-        return qs.filter(product_id__in=Product.objects.filter(product_q("", value)).values("pk"))
+        return qs.filter(product_q("product__", value))
 
     def with_zero(self, qs, name, value):
         return qs
