@@ -64,7 +64,7 @@ FOUND_UNIT_FIELDS = (
 
 
 def find_serial(serial: str) -> QuerySet[SerialUnit]:
-    """"Find by serial" across products (at most 20 units): one indexed query that reads only what the
+    """ "Find by serial" across products (at most 20 units): one indexed query that reads only what the
     answer shows of the unit, its product, warehouse and customer."""
     return serial_units().filter(serial=serial).only(*FOUND_UNIT_FIELDS).order_by("product_id")[:20]
 
