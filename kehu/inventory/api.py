@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kehu.catalog.models import Product
-from kehu.core.drf import HasRights
+from kehu.core.drf import HasRights, StandardPagination
 from kehu.core.errors import ValidationFailed
 
 from . import selectors, services
@@ -502,7 +502,11 @@ class MonthlyView(ReportView):
             warehouse_id=int(wh) if wh and wh.isdigit() else None,
             product_ids=[int(product)] if product and product.isdigit() else None,
         )
-        return Response(MonthlyRowSerializer(rows, many=True).data)
+        pages = StandardPagination()
+        page = pages.paginate_queryset(rows, request, view=self)
+        return pages.get_paginated_response(
+            MonthlyRowSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 class RecallView(ReportView):
@@ -530,8 +534,6 @@ class RecallView(ReportView):
         units = selectors.recall_units(
             d["product"], batch=d["batch"], produced_from=d["produced_from"], produced_to=d["produced_to"]
         )
-        from kehu.core.drf import StandardPagination
-
         pager = StandardPagination()
         page = pager.paginate_queryset(units, request, view=self)
         return pager.get_paginated_response(RecallUnitSerializer(page, many=True).data)

@@ -198,6 +198,8 @@ def month_figures(year: int, month: int, *, warehouse_id=None, product_ids=None)
     sql, params = _figures_query(year, month, warehouse_id=warehouse_id, product_ids=product_ids)
     with connection.cursor() as cur:
         cur.execute(sql, params)
+        if connection.vendor == "postgresql":  # numeric sums arrive as Decimals with the column's scale
+            return cur.fetchall()
         return [(pid, wid, *_figures(figures)) for pid, wid, *figures in cur.fetchall()]
 
 
@@ -222,45 +224,47 @@ def _figures_query(year: int, month: int, *, warehouse_id=None, product_ids=None
         return sql, [this, *params_w]
     today = timezone.localdate()
     now = period_code(today.year, today.month)
-    in_month = """
-        CASE WHEN period = %s THEN received ELSE 0 END, CASE WHEN period = %s THEN received_value ELSE 0 END,
-        CASE WHEN period = %s THEN issued ELSE 0 END, CASE WHEN period = %s THEN issued_value ELSE 0 END
-    """
     if closed and _months_between(closed, this) <= _months_between(this, now) + 1:
-        # forward: the stored closing of the last closed month, plus every later month's net up to this
-        base = f"SELECT product_id, warehouse_id, quantity, value FROM {p} WHERE period = %s {where}"
+        # forward: the stored closing of the last closed month, plus the net of the months after it,
+        # this one included
+        base = f"SELECT product_id, warehouse_id, quantity AS q, value AS v FROM {p} WHERE period = %s{where}"
         base_params = [closed, *params_w]
-        moves = f"""
-            SELECT product_id, warehouse_id, received - issued, received_value - issued_value, {in_month}
-            FROM {t} WHERE period > %s AND period <= %s {where}
+        net = f"""
+            SELECT product_id, warehouse_id, SUM(received - issued) AS q,
+                SUM(received_value - issued_value) AS v
+            FROM {t} WHERE period > %s AND period <= %s {where} GROUP BY product_id, warehouse_id
         """
-        moves_params = [this] * 4 + [closed, this, *params_w]
+        net_params = [closed, this, *params_w]
     else:
         # backward: the balances now, minus the net of every month after this one
-        base = f"SELECT product_id, warehouse_id, quantity, value FROM {b} WHERE 1 = 1 {where}"
-        base_params = list(params_w)
-        moves = f"""
-            SELECT product_id, warehouse_id,
-                CASE WHEN period > %s THEN issued - received ELSE 0 END,
-                CASE WHEN period > %s THEN issued_value - received_value ELSE 0 END,
-                {in_month}
-            FROM {t} WHERE period >= %s {where}
+        base = f"""
+            SELECT product_id, warehouse_id, SUM(quantity) AS q, SUM(value) AS v
+            FROM {b} WHERE 1 = 1 {where} GROUP BY product_id, warehouse_id
         """
-        moves_params = [this, this, *[this] * 4, this, *params_w]
+        base_params = list(params_w)
+        net = f"""
+            SELECT product_id, warehouse_id, SUM(issued - received) AS q,
+                SUM(issued_value - received_value) AS v
+            FROM {t} WHERE period > %s {where} GROUP BY product_id, warehouse_id
+        """
+        net_params = [this, *params_w]
+    # each part is aggregated on its own (few rows each) before the one sum per product × warehouse
     sql = f"""
         SELECT product_id, warehouse_id, SUM(cq) AS cq, SUM(cv) AS cv, SUM(iq) AS iq, SUM(iv) AS iv,
             SUM(oq) AS oq, SUM(ov) AS ov
         FROM (
-            SELECT product_id, warehouse_id, quantity AS cq, value AS cv,
-                0 AS iq, 0 AS iv, 0 AS oq, 0 AS ov
+            SELECT product_id, warehouse_id, q AS cq, v AS cv, 0 AS iq, 0 AS iv, 0 AS oq, 0 AS ov
             FROM ({base}) base
             UNION ALL
-            {moves}
+            SELECT product_id, warehouse_id, q, v, 0, 0, 0, 0 FROM ({net}) net
+            UNION ALL
+            SELECT product_id, warehouse_id, 0, 0, received, received_value, issued, issued_value
+            FROM {t} WHERE period = %s {where}
         ) figures
         GROUP BY product_id, warehouse_id
         HAVING SUM(cq) <> 0 OR SUM(cv) <> 0 OR SUM(iq) <> 0 OR SUM(iv) <> 0 OR SUM(oq) <> 0 OR SUM(ov) <> 0
     """
-    return sql, [*base_params, *moves_params]
+    return sql, [*base_params, *net_params, this, *params_w]
 
 
 # --- closing ------------------------------------------------------------------------------------

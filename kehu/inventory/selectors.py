@@ -4,6 +4,7 @@ here costs a fixed number of queries."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -149,21 +150,63 @@ class MonthlyRow:
     closing_value: Decimal
 
 
-def monthly_summary(year: int, month: int, *, warehouse_id=None, product_ids=None) -> list[MonthlyRow]:
+class MonthlySummary(Sequence):
+    """The rows of a month's 收发存, sorted by product and warehouse code, as a sequence that builds
+    :class:`MonthlyRow` objects (with their products and warehouses) only for the slice asked for: a
+    page of 100 rows reads 100 products, whatever the number of rows.  ``totals``: the value sums
+    of every row."""
+
+    CHUNK = 2000
+
+    def __init__(self, figures: list[tuple]):
+        pids = {f[0] for f in figures}
+        products = Product.objects.filter(pk__in=pids) if len(pids) <= 1000 else Product.objects.all()
+        codes = dict(products.values_list("pk", "code")) if pids else {}
+        whs = dict(Warehouse.objects.values_list("pk", "code"))
+        self._figures = sorted(figures, key=lambda f: (codes.get(f[0], ""), whs.get(f[1], ""), f[0], f[1]))
+
+    def __len__(self) -> int:
+        return len(self._figures)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._rows(self._figures[index])
+        return self._rows([self._figures[index]])[0]
+
+    def __iter__(self):
+        for i in range(0, len(self._figures), self.CHUNK):
+            yield from self._rows(self._figures[i : i + self.CHUNK])
+
+    @staticmethod
+    def _rows(figures) -> list[MonthlyRow]:
+        products = Product.objects.only("code", "name", "spec", "unit").in_bulk({f[0] for f in figures})
+        warehouses = Warehouse.objects.only("code", "name").in_bulk({f[1] for f in figures})
+        return [
+            MonthlyRow(products[pid], warehouses[wid], cq - iq + oq, cv - iv + ov, iq, iv, oq, ov, cq, cv)
+            for pid, wid, cq, cv, iq, iv, oq, ov in figures
+        ]
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        cv = iv = ov = ZERO
+        for f in self._figures:
+            cv += f[3]
+            iv += f[5]
+            ov += f[7]
+        return {
+            "opening_value": cv - iv + ov,
+            "received_value": iv,
+            "issued_value": ov,
+            "closing_value": cv,
+        }
+
+
+def monthly_summary(year: int, month: int, *, warehouse_id=None, product_ids=None) -> MonthlySummary:
     """收发存: per product × warehouse, opening, in, out and closing of one month, quantities and
     values, sorted by product and warehouse code.  The figures come from the month totals kept with
     the ledger and the month closings (:func:`~kehu.inventory.periods.month_figures`: one query
-    whatever the size of the ledger), then one query each for the products and warehouses named."""
-    raw = month_figures(year, month, warehouse_id=warehouse_id, product_ids=product_ids)
-    rows = [
-        (pid, wid, cq - iq + oq, cv - iv + ov, iq, iv, oq, ov, cq, cv)
-        for pid, wid, cq, cv, iq, iv, oq, ov in raw
-    ]
-    products = Product.objects.only("code", "name", "spec").in_bulk({r[0] for r in rows})
-    warehouses = Warehouse.objects.only("code", "name").in_bulk({r[1] for r in rows})
-    out = [MonthlyRow(products[r[0]], warehouses[r[1]], *r[2:]) for r in rows]
-    out.sort(key=lambda r: (r.product.code, r.warehouse.code))
-    return out
+    whatever the size of the ledger); the rows are built as they are read (:class:`MonthlySummary`)."""
+    return MonthlySummary(month_figures(year, month, warehouse_id=warehouse_id, product_ids=product_ids))
 
 
 def serial_history(unit: SerialUnit) -> list[SerialEvent]:

@@ -29,6 +29,21 @@ from .models import (
 QTY = {"max_digits": 18, "decimal_places": 4}
 
 
+class HidesCost:
+    """Leaves out ``cost_fields`` for a user without the right to see stock costs and values
+    (``inventory.cost``), as the pages do."""
+
+    cost_fields: tuple[str, ...] = ()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not request.user.has_right("inventory.cost"):
+            for f in self.cost_fields:
+                data.pop(f, None)
+        return data
+
+
 class WarehouseSerializer(serializers.ModelSerializer):
     keeper = serializers.SlugRelatedField(slug_field="username", read_only=True)
     keeper_id = serializers.IntegerField(required=False, allow_null=True, write_only=True)
@@ -62,7 +77,8 @@ class WarehouseRef(serializers.ModelSerializer):
         fields = ["id", "code", "name"]
 
 
-class BalanceSerializer(serializers.ModelSerializer):
+class BalanceSerializer(HidesCost, serializers.ModelSerializer):
+    cost_fields = ("value",)
     product = ProductRef(read_only=True)
     warehouse = WarehouseRef(read_only=True)
     available = serializers.DecimalField(read_only=True, **QTY)
@@ -82,7 +98,8 @@ class BalanceSerializer(serializers.ModelSerializer):
         ]
 
 
-class MoveSerializer(serializers.ModelSerializer):
+class MoveSerializer(HidesCost, serializers.ModelSerializer):
+    cost_fields = ("unit_cost", "amount")
     product = ProductRef(read_only=True)
     warehouse = WarehouseRef(read_only=True)
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -132,7 +149,8 @@ class LineInSerializer(serializers.Serializer):
         return v
 
 
-class NoteLineSerializer(serializers.ModelSerializer):
+class NoteLineSerializer(HidesCost, serializers.ModelSerializer):
+    cost_fields = ("unit_cost",)
     product = ProductRef(read_only=True)
     serials = serializers.SerializerMethodField()
 
@@ -372,7 +390,8 @@ class AlertSerializer(serializers.Serializer):
     suggested = serializers.DecimalField(**QTY)
 
 
-class MonthlyRowSerializer(serializers.Serializer):
+class MonthlyRowSerializer(HidesCost, serializers.Serializer):
+    cost_fields = ("opening_value", "received_value", "issued_value", "closing_value")
     product = ProductRef()
     warehouse = WarehouseRef()
     opening = serializers.DecimalField(**QTY)

@@ -1156,12 +1156,7 @@ def monthly(request):
             )
 
         return xlsx_response(f"stock-summary-{ym[0]}{ym[1]:02d}.xlsx", head, (cells(r) for r in rows))
-    totals = None
-    if rows and see_cost:
-        totals = {
-            k: sum((getattr(r, k) for r in rows), Decimal("0"))
-            for k in ("opening_value", "received_value", "issued_value", "closing_value")
-        }
+    totals = rows.totals if rows and see_cost else None
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from kehu.inventory.models import SerialUnit, StockNote
 
@@ -44,7 +45,11 @@ def test_reads(api_for, stocked, wh):
     assert units[0]["status"] == "delivered" and units[0]["customer_name"]
     hist = api.get(f"{API}/serials/{units[0]['id']}/history/").json()
     assert [h["kind"] for h in hist] == ["purchase_receipt", "sales_issue"]
-    assert api.get(f"{API}/stock-summary/", {"month": "2026-11"}).status_code == 200
+    month = f"{timezone.localdate():%Y-%m}"
+    summary = api.get(f"{API}/stock-summary/", {"month": month, "page_size": 1}).json()
+    assert summary["count"] == 2 and len(summary["results"]) == 1 and summary["next"]
+    first = summary["results"][0]
+    assert first["product"]["code"] == "P-PLAIN" and (first["received"], first["closing"]) == ("10.0000",) * 2
     assert api.get(f"{API}/stock-summary/", {"month": "x"}).json()["code"] == "invalid"
     assert api.get(f"{API}/alerts/").json() == []
 
@@ -249,3 +254,22 @@ def test_the_serial_lookup_answers_every_field_in_one_query(stocked, django_asse
             found = SerialUnitSerializer(selectors.find_serial(serial), many=True).data
         assert found == full and found[0]["product"]["code"] == "P-SN"
     assert found[0]["customer_name"] and full[0]["warehouse"] is None
+
+
+def test_costs_and_values_only_for_those_who_may_see_them(api_for, stocked, wh):
+    body = _receipt(wh["a"], stocked["plain"])
+    note = api_for("warehouse").post(f"{API}/notes/", body, format="json").json()
+    month = f"{timezone.localdate():%Y-%m}"
+    cost_fields = {
+        "stock/": {"value"},
+        "moves/": {"unit_cost", "amount"},
+        "stock-summary/": {"opening_value", "received_value", "issued_value", "closing_value"},
+    }
+    for role, sees in (("warehouse", True), ("manager", False)):
+        api = api_for(role)
+        assert api.get(f"{API}/stock/").status_code == 200
+        for path, fields in cost_fields.items():
+            row = api.get(f"{API}/{path}", {"month": month}).json()["results"][0]
+            assert (fields <= set(row)) is sees and (fields & set(row) == set()) is not sees, (role, path)
+        line = api.get(f"{API}/notes/{note['id']}/").json()["lines"][0]
+        assert ("unit_cost" in line) is sees
