@@ -3,6 +3,9 @@ visits, shares, documents and churn cases (cst_lost).  Workflow lives in service
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -19,8 +22,24 @@ def month_day(d) -> int | None:
     return d.month * 100 + d.day if d else None
 
 
-def shared_customer_ids(user) -> list[int]:
-    return list(CustomerShare.objects.filter(user=user).values_list("customer_id", flat=True))
+_SHARES_IN_SQL: ContextVar[bool] = ContextVar("kehu_shares_in_sql", default=False)
+
+
+def shared_customer_ids(user):
+    """The ids of the customers shared with ``user``, read as a list (each branch of a list's scope
+    can then use an index); inside :func:`shares_in_sql`, a subquery instead (one round trip less
+    for a single-statement lookup such as caller ID)."""
+    ids = CustomerShare.objects.filter(user=user).values_list("customer_id", flat=True)
+    return ids if _SHARES_IN_SQL.get() else list(ids)
+
+
+@contextmanager
+def shares_in_sql():
+    token = _SHARES_IN_SQL.set(True)
+    try:
+        yield
+    finally:
+        _SHARES_IN_SQL.reset(token)
 
 
 class Customer(Archivable):

@@ -10,7 +10,16 @@ from kehu.accounts.models import User
 from kehu.core.models import DictEntry
 from kehu.core.scopes import scope_q, visible_to
 
-from .models import Activity, ChurnCase, Contact, Customer, CustomerDocument, CustomerShare, FieldVisit
+from .models import (
+    Activity,
+    ChurnCase,
+    Contact,
+    Customer,
+    CustomerDocument,
+    CustomerShare,
+    FieldVisit,
+    shares_in_sql,
+)
 from .normalize import normalize_phone
 
 
@@ -117,7 +126,8 @@ def _attach(obj, field: str, model, alias: str, columns) -> None:
 def _scope_where(user) -> tuple[str, list] | None:
     """The user's customer scope as SQL on ``cst_customer`` ('' for everything), or None when the
     scope needs a join (then the caller uses the ORM)."""
-    q = scope_q(user, Customer)
+    with shares_in_sql():  # the shares as a subquery of this statement, not a query of their own
+        q = scope_q(user, Customer)
     if q is None:
         return "", []
     query = Customer.objects.filter(q).query
@@ -143,48 +153,52 @@ def caller_id_lookup(user, number: str, *, limit: int = 10, activities: int = 5)
     supervisor's department; everything for "all"), by the customer's phone or an active contact's
     mobile or phone.  ``contact`` is the contact whose number matched (None when the company line
     matched); ``activities`` are the latest ones the user may see, newest first.  The instances
-    carry only what a card shows (other fields load on access).  Three queries (four for a user
-    with shares), whatever the number of matches (at most ``limit``)."""
+    carry only what a card shows (other fields load on access).  Two queries, whatever the number
+    of matches (at most ``limit``)."""
     key = normalize_phone(number)
     if not key:
         return {"number": "", "matches": []}
     ct_table, c_table, a_table = Contact._meta.db_table, Customer._meta.db_table, Activity._meta.db_table
-    # The contacts with this number (a few rows from an index): they give the customers to look
-    # for and, per customer, the contact to show (primary first, then by name).
-    by_customer: dict[int, Contact] = {}
-    for ct in Contact.objects.raw(
-        f"SELECT {_columns(Contact, _CARD_CONTACT)} FROM {ct_table} "
-        f"WHERE {ct_table}.archived_at IS NULL AND ({ct_table}.mobile_key = %s OR {ct_table}.phone_key = %s) "
-        f"ORDER BY {ct_table}.is_primary DESC, {ct_table}.name, {ct_table}.id LIMIT 1000",
-        [key, key],
-    ):
-        by_customer.setdefault(ct.customer_id, ct)
+    # One statement: the customers with this number on their company line or on an active contact's
+    # mobile or phone (``id IN (… UNION ALL …)``, each branch an index), with their level, owner
+    # and the contact to show (the one whose number matched: primary first, then by name).
+    ct_cols = [f.column for f in Contact._meta.concrete_fields if f.attname in _CARD_CONTACT]
+    found = (
+        f"SELECT id FROM {c_table} WHERE phone_key = %s UNION ALL SELECT customer_id FROM {ct_table} "
+        f"WHERE archived_at IS NULL AND (mobile_key = %s OR phone_key = %s)"
+    )
+    best_contact = (
+        f"SELECT x.id FROM {ct_table} x WHERE x.customer_id = {c_table}.id AND x.archived_at IS NULL "
+        f"AND (x.mobile_key = %s OR x.phone_key = %s) ORDER BY x.is_primary DESC, x.name, x.id LIMIT 1"
+    )
     scope = _scope_where(user)
-    if scope is None:  # pragma: no cover - a scope rule with a join: the ORM builds the query
-        found = (
+    if scope is None:  # pragma: no cover - a scope rule with a join: the ORM gives the ids
+        by_contact = Contact.objects.filter(Q(mobile_key=key) | Q(phone_key=key)).values("customer_id")
+        ids = list(
             visible_to(Customer.objects.all(), user)
-            .active()
-            .filter(Q(phone_key=key) | Q(pk__in=list(by_customer)))
+            .filter(Q(phone_key=key) | Q(pk__in=by_contact))
             .values_list("pk", flat=True)
         )
-        scope = (f" AND {c_table}.id IN ({_in(found) or 'NULL'})", list(found))
+        scope = (f" AND {c_table}.id IN ({_in(ids) or 'NULL'})", ids)
     scope_sql, scope_params = scope
-    wanted = f"{c_table}.phone_key = %s"
-    params: list = [key]
-    if by_customer:
-        wanted += f" OR {c_table}.id IN ({_in(by_customer)})"
-        params += list(by_customer)
     customers = list(
         Customer.objects.raw(
             f"SELECT {_columns(Customer, _CARD_CUSTOMER)}, {_joined('lv', _DICT_COLUMNS)}, "
-            f"{_joined('ow', _USER_COLUMNS)} FROM {c_table} "
+            f"{_joined('ow', _USER_COLUMNS)}, ct.id AS ct_id, {_joined('ct', ct_cols)} FROM {c_table} "
             f"LEFT JOIN {DictEntry._meta.db_table} lv ON lv.id = {c_table}.level_id "
             f"LEFT JOIN {User._meta.db_table} ow ON ow.id = {c_table}.owner_id "
-            f"WHERE {c_table}.archived_at IS NULL AND ({wanted}){scope_sql} "
+            f"LEFT JOIN {ct_table} ct ON ct.id = ({best_contact}) "
+            f"WHERE {c_table}.archived_at IS NULL AND {c_table}.id IN ({found}){scope_sql} "
             f"ORDER BY {c_table}.last_activity_at DESC NULLS LAST, {c_table}.id LIMIT %s",
-            [*params, *scope_params, limit],
+            [key, key, key, key, key, *scope_params, limit],
         )
     )
+    by_customer: dict[int, Contact] = {}
+    for c in customers:
+        if c.ct_id is not None:
+            by_customer[c.pk] = Contact.from_db(
+                None, ["id", *ct_cols], [c.ct_id, *(getattr(c, f"ct_{col}") for col in ct_cols)]
+            )
     if not customers:
         return {"number": key, "matches": []}
     for c in customers:

@@ -846,3 +846,22 @@ def test_a_page_costs_a_fixed_number_of_queries(demo, api_for, resource):
         assert resp.status_code == 200 and len(resp.json()["results"]) == size
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_caller_id_costs_two_queries_with_shares_in_scope(world, demo, django_assert_num_queries):
+    """The customers (with level, owner, matched contact, the user's shares inside the statement)
+    and their latest activities: two queries; a number nobody has: one."""
+    from kehu.customers.selectors import caller_id_lookup
+
+    m = demo["manager"]
+    m.refresh_from_db()
+    m.data_scope  # roles and rights: cached, not part of the lookup
+    with django_assert_num_queries(2):
+        shared = caller_id_lookup(m, "0755 6666 0000")["matches"]
+    assert [x["customer"] for x in shared] == [world["shared"]] and shared[0]["contact"] is None
+    with django_assert_num_queries(2):
+        (mine,) = caller_id_lookup(m, "13800138000")["matches"]
+    assert mine["customer"] == world["mine"] and mine["contact"] == world["mine_contact"]
+    assert mine["contact"].name == "联系人mine" and mine["activities"]
+    with django_assert_num_queries(1):
+        assert caller_id_lookup(m, "13900139000")["matches"] == []  # manager2's contact: not in scope
