@@ -137,6 +137,21 @@ class StockBalance(models.Model):
         return self.quantity - self.reserved
 
 
+# What a serial unit's card says of the unit itself (the API's answer and the find-by-serial lookup)
+SERIAL_CARD_FIELDS = (
+    "serial",
+    "status",
+    "batch",
+    "production_date",
+    "production_line",
+    "supplier",
+    "received_at",
+    "delivered_on",
+    "warranty_start",
+    "warranty_end",
+)
+
+
 class ImmutableError(Exception):
     pass
 

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from kehu.catalog.models import Product
 
 from .models import (
+    SERIAL_CARD_FIELDS,
     SafetyStock,
     SerialEvent,
     SerialUnit,
@@ -44,16 +45,7 @@ def serial_units() -> QuerySet[SerialUnit]:
 
 
 FOUND_UNIT_FIELDS = (
-    "serial",
-    "status",
-    "batch",
-    "production_date",
-    "production_line",
-    "supplier",
-    "received_at",
-    "delivered_on",
-    "warranty_start",
-    "warranty_end",
+    *SERIAL_CARD_FIELDS,
     "product__code",
     "product__name",
     "product__spec",
@@ -65,8 +57,8 @@ FOUND_UNIT_FIELDS = (
 
 
 def find_serial(serial: str) -> QuerySet[SerialUnit]:
-    """ "Find by serial" across products (at most 20 units): one indexed query that reads only what the
-    answer shows of the unit, its product, warehouse and customer."""
+    """Find by serial number across products (at most 20 units): one indexed query that reads only
+    what the answer shows of the unit, its product, warehouse and customer."""
     return serial_units().filter(serial=serial).only(*FOUND_UNIT_FIELDS).order_by("product_id")[:20]
 
 

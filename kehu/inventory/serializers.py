@@ -11,6 +11,7 @@ from kehu.catalog.models import Category, Product
 from .models import (
     ISSUE_REASONS,
     RECEIPT_REASONS,
+    SERIAL_CARD_FIELDS,
     Reason,
     SafetyStock,
     SerialEvent,
@@ -352,23 +353,7 @@ class SerialUnitSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SerialUnit
-        fields = [
-            "id",
-            "serial",
-            "product",
-            "status",
-            "warehouse",
-            "customer",
-            "customer_name",
-            "batch",
-            "production_date",
-            "production_line",
-            "supplier",
-            "received_at",
-            "delivered_on",
-            "warranty_start",
-            "warranty_end",
-        ]
+        fields = ["id", "product", "warehouse", "customer", "customer_name", *SERIAL_CARD_FIELDS]
 
 
 class SafetyStockSerializer(serializers.ModelSerializer):
