@@ -855,7 +855,7 @@ def test_caller_id_costs_two_queries_with_shares_in_scope(world, demo, django_as
 
     m = demo["manager"]
     m.refresh_from_db()
-    m.data_scope  # roles and rights: cached, not part of the lookup
+    assert m.data_scope == "own"  # roles and rights read here, not part of the lookup
     with django_assert_num_queries(2):
         shared = caller_id_lookup(m, "0755 6666 0000")["matches"]
     assert [x["customer"] for x in shared] == [world["shared"]] and shared[0]["contact"] is None
