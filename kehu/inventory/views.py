@@ -1109,12 +1109,12 @@ MONTHLY_PAGE_SIZE = 100
 def monthly(request):
     """收发存 of one month: a page of rows at a time, the value totals of all of them; the Excel export
     holds every row."""
-    form = MonthForm(request.GET or None)
+    data = request.GET.copy()
+    if not data.get("month"):  # this month, also when only a product or a warehouse is chosen
+        data["month"] = timezone.localdate().strftime("%Y-%m")
+    form = MonthForm(data)
     rows, ym = [], None
-    if not request.GET.get("month"):
-        today = timezone.localdate()
-        ym = (today.year, today.month)
-    elif form.is_valid():
+    if form.is_valid():
         ym = form.cleaned_data["month"]
     if ym:
         product_ids = None
