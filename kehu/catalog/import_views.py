@@ -8,7 +8,6 @@ from datetime import datetime
 from urllib.parse import quote
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -21,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from kehu.core.errors import DomainError
 from kehu.core.export import xlsx_response
+from kehu.core.import_views import review_action, session_job
 from kehu.core.models import DictEntry
 
 from . import importing as imp
@@ -148,43 +148,26 @@ def import_review(request, pk):
     action = request.POST.get("action") if request.method == "POST" else None
     mapping_form = MappingForm(session, request.POST if action == "check" else None)
     run_form = RunForm(request.POST if action == "run" else None)
-    if request.method == "POST":
-        if action == "check" and mapping_form.is_valid():
-            try:
-                session.set_mapping(mapping_form.mapping())
-                report = session.check(
-                    by=request.user, update_existing=mapping_form.cleaned_data["update_existing"]
-                )
-            except DomainError as exc:
-                messages.error(request, str(exc))
-            else:
-                if report["bad_rows"]:
-                    messages.warning(
-                        request,
-                        _("%(bad)s of %(rows)s rows have errors.")
-                        % {"bad": report["bad_rows"], "rows": report["rows"]},
-                    )
-                else:
-                    messages.success(request, _("All %(rows)s rows are valid.") % {"rows": report["rows"]})
-                return redirect(reverse("catalog:import_review", args=[session.pk_uuid]) + "#report")
-        elif action == "run" and run_form.is_valid():
-            try:
-                job = session.enqueue(by=request.user, mode=run_form.cleaned_data["mode"])
-            except DomainError as exc:
-                messages.error(request, str(exc))
-            else:
-                return redirect(job.get_absolute_url())
-        elif action not in ("check", "run"):
-            raise Http404
+
+    def check():
+        session.set_mapping(mapping_form.mapping())
+        return session.check(by=request.user, update_existing=mapping_form.cleaned_data["update_existing"])
+
+    done = review_action(
+        request,
+        session,
+        mapping_form=mapping_form,
+        run_form=run_form,
+        check=check,
+        review_url=reverse("catalog:import_review", args=[session.pk_uuid]),
+    )
+    if done is not None:
+        return done
     report = session.report
     errors = session.problems("errors") if report else []
     warnings = session.problems("warnings") if report else []
     page = Paginator(errors, ERRORS_PER_PAGE).get_page(request.GET.get("page")) if errors else None
-    job = None
-    if session.job_id:
-        from kehu.core.models import Job
-
-        job = Job.objects.filter(pk=session.job_id).first()
+    job = session_job(session)
     return render(
         request,
         "catalog/import_review.html",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -17,8 +16,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core.errors import DomainError
 from kehu.core.export import xlsx_response
+from kehu.core.import_views import review_action, session_job
 from kehu.core.models import DictEntry
 
 from . import importing as imp
@@ -189,42 +188,26 @@ def import_review(request, pk):
     session = _session_or_404(request, pk)
     mapping_form = MappingForm(session, request.POST if request.POST.get("action") == "check" else None)
     run_form = RunForm(request.POST if request.POST.get("action") == "run" else None)
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "check" and mapping_form.is_valid():
-            try:
-                for kind in session.kinds():
-                    session.set_mapping(kind, mapping_form.mapping(kind))
-                report = session.check(by=request.user)
-            except DomainError as exc:
-                messages.error(request, str(exc))
-            else:
-                if report["bad_rows"]:
-                    messages.warning(
-                        request,
-                        _("%(bad)s of %(rows)s rows have errors.")
-                        % {"bad": report["bad_rows"], "rows": report["rows"]},
-                    )
-                else:
-                    messages.success(request, _("All %(rows)s rows are valid.") % {"rows": report["rows"]})
-                return redirect(reverse("customers:import_review", args=[session.pk_uuid]) + "#report")
-        elif action == "run" and run_form.is_valid():
-            try:
-                job = session.enqueue(by=request.user, mode=run_form.cleaned_data["mode"])
-            except DomainError as exc:
-                messages.error(request, str(exc))
-            else:
-                return redirect(job.get_absolute_url())
-        elif action not in ("check", "run"):
-            raise Http404
+
+    def check():
+        for kind in session.kinds():
+            session.set_mapping(kind, mapping_form.mapping(kind))
+        return session.check(by=request.user)
+
+    done = review_action(
+        request,
+        session,
+        mapping_form=mapping_form,
+        run_form=run_form,
+        check=check,
+        review_url=reverse("customers:import_review", args=[session.pk_uuid]),
+    )
+    if done is not None:
+        return done
     report = session.report
     errors = session.errors() if report else []
     page = Paginator(errors, ERRORS_PER_PAGE).get_page(request.GET.get("page")) if errors else None
-    job = None
-    if session.job_id:
-        from kehu.core.models import Job
-
-        job = Job.objects.filter(pk=session.job_id).first()
+    job = session_job(session)
     return render(
         request,
         "customers/import_review.html",

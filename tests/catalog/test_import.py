@@ -189,8 +189,12 @@ def test_pages_and_job(demo, client_for, django_capture_on_commit_callbacks):
     data = {"action": "check"}
     for i, key in enumerate(page.context["session"].mapping):
         data[f"col-{i}"] = key
+    assert c.post(review, {"action": "guess"}).status_code == 404  # no such action
+    no_mode = c.post(review, {"action": "run"})  # the run form needs a mode: the page again
+    assert no_mode.status_code == 200 and no_mode.context["run_form"].errors
     r = c.post(review, data)
-    assert r.status_code == 302
+    assert r.status_code == 302 and r.url.endswith("#report")
+    assert "2 of 5 rows have errors." in [str(m) for m in c.get(review).context["messages"]]
     page = c.get(review)
     assert page.context["report"]["bad_rows"] == 2
     assert [row[0] for row in page.context["page"].object_list] == [5, 6]
