@@ -187,6 +187,11 @@ class User(AbstractUser):
 
     scope_owner_field = "pk"
     scope_department_field = "department"
+    choice_fields = ("username", "full_name")  # what str() shows: choice lists read only these
+
+    @staticmethod
+    def choice_label(username: str, full_name: str) -> str:
+        return full_name or username
 
     class Meta:
         verbose_name = _("user")
@@ -194,7 +199,7 @@ class User(AbstractUser):
         ordering = ["username"]
 
     def __str__(self) -> str:
-        return self.full_name or self.username
+        return self.choice_label(self.username, self.full_name)
 
     def get_absolute_url(self):
         from django.urls import reverse

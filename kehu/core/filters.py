@@ -79,3 +79,46 @@ def any_branch_q(base, branches, prefix: str = ""):
 
     parts = [base.filter(b).order_by().values("pk") for b in branches]
     return Q(**{f"{prefix}pk__in": parts[0].union(*parts[1:], all=True)})
+
+
+class SearchLast:
+    """A FilterSet mixin for a text search made of branches (any of several conditions, each with
+    its own index: :func:`any_branch_q`).  The search is applied after every other filter, the
+    subclass's ``filter_queryset`` included, so that each branch carries all the list's conditions;
+    the list's paginator then reads the matches, sorted, from the branches alone
+    (``CappedPaginator(search=…)``) without joining them back to the table.
+
+    Subclasses give ``search_branches(value) -> list[Q]`` and name ``search`` as their text filter's
+    method.  ``qs`` stays the whole answer (the Excel export and the API use it);
+    ``search_parts`` is ``(queryset without the search, branches)`` once a search was given, else
+    ``None``."""
+
+    search_parts = None
+
+    def search(self, qs, name, value):
+        self._branches = self.search_branches(value)
+        return qs
+
+    def search_branches(self, value: str) -> list:
+        raise NotImplementedError
+
+    @property
+    def qs(self):
+        if not hasattr(self, "_qs"):
+            self._branches = None
+            qs = super().qs
+            branches = self._branches
+            if branches is not None:
+                from django.db import connection
+                from django.db.models import Q
+
+                self.search_parts = (qs, branches)
+                if connection.vendor == "postgresql" and len(branches) > 1:
+                    qs = qs.filter(any_branch_q(qs, branches))
+                else:
+                    any_of = Q()
+                    for b in branches:
+                        any_of |= b
+                    qs = qs.filter(any_of)
+                self._qs = qs
+        return self._qs

@@ -72,14 +72,51 @@ class CappedPaginator(Paginator):
     sort-order index of the whole table looking for its few rows, and a common one (past the cap)
     keeps the sort-order index, where its matches are dense."""
 
-    def __init__(self, *args, cap: int = 10_000, ids_first: bool = False, **kwargs):
+    def __init__(self, *args, cap: int = 10_000, ids_first: bool = False, search=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.cap = cap
         self.ids_first = ids_first and isinstance(self.object_list, QuerySet)
+        # (the list without its search, the search's branches): see SearchLast and _sorted_hits
+        self.search = search if self.ids_first and _plain_order(self.object_list) else None
 
     @cached_property
     def _ids(self) -> list:
+        if self.search is not None:
+            return self._sorted_hits()
         return list(self.object_list.order_by().values_list("pk", flat=True)[: self.cap + 1])
+
+    def _sorted_hits(self) -> list:
+        """The first ``cap`` + 1 matches of a search made of branches, in the list's order, in one
+        statement: each branch selects the ids and sort keys of its matches with every condition of
+        the list, and the union of the branches is sorted.  Nothing joins the matches back to the
+        table and nothing is planned on a guess of how many there are; the pages up to the cap
+        are slices of this list."""
+        from django.db import connection
+        from django.db.models import F
+
+        base, branches = self.search
+        keys = {}
+        order = []
+        for i, term in enumerate(self.object_list.query.order_by):
+            name = term.lstrip("-")
+            alias = f"kehu_hit_{i}"
+            keys[alias] = F("pk" if name == "pk" else name)
+            order.append((alias, term.startswith("-")))
+        aliases = list(keys)
+        parts = [
+            base.filter(b).order_by().annotate(kehu_hit=F("pk"), **keys).values_list("kehu_hit", *aliases)
+            for b in branches
+        ]
+        union = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+        sql, params = union.query.sql_with_params()
+        qn = connection.ops.quote_name
+        by = ", ".join(f"{qn(a)} {'DESC' if desc else 'ASC'}" for a, desc in order)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {qn('kehu_hit')} FROM ({sql}) hits ORDER BY {by} LIMIT %s",  # noqa: S608
+                (*params, self.cap + 1),
+            )
+            return [row[0] for row in cursor.fetchall()]
 
     @cached_property
     def count(self) -> int:
@@ -104,8 +141,11 @@ class CappedPaginator(Paginator):
         bottom = (number - 1) * self.per_page
         top = min(bottom + self.per_page, self.count)
         qs = self.object_list
-        among = qs if self.capped else self._by_pk(self._ids).order_by(*qs.query.order_by)
-        ids = list(among.values_list("pk", flat=True)[bottom:top])
+        if self.search is not None:
+            ids = self._ids[bottom:top]  # sorted already
+        else:
+            among = qs if self.capped else self._by_pk(self._ids).order_by(*qs.query.order_by)
+            ids = list(among.values_list("pk", flat=True)[bottom:top])
         rows = {o.pk: o for o in self._by_pk(ids)} if ids else {}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
@@ -125,6 +165,12 @@ class CappedPaginator(Paginator):
             fresh = fresh.prefetch_related(*qs._prefetch_related_lookups)
         fresh.query.deferred_loading = query.deferred_loading
         return fresh
+
+
+def _plain_order(qs) -> bool:
+    """The queryset is ordered by field names only (``"-created_at"``, ``"level__order"``)."""
+    order = qs.query.order_by
+    return bool(order) and all(isinstance(t, str) and t.lstrip("-") and "?" not in t for t in order)
 
 
 def _paths(tree: dict, prefix: str = "") -> list[str]:
@@ -192,6 +238,7 @@ class ListPage(RightRequiredMixin, TemplateView):
             self.get_page_size(),
             cap=self.search_count_cap if searched else self.count_cap,
             ids_first=searched,
+            search=getattr(filterset, "search_parts", None) if searched else None,
         )
         page = paginator.get_page(request.GET.get("page"))
         ctx = self.get_context_data(filterset=filterset, page=page, sort=sort, **kwargs)

@@ -12,7 +12,7 @@ from django.db.models import BooleanField, F, Func, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core.filters import any_branch_q
+from kehu.core.filters import SearchLast, any_branch_q
 from kehu.core.models import DictEntry
 
 from .models import Activity, ChurnCase, Contact, Customer, FieldVisit, Tag
@@ -40,6 +40,13 @@ def colleagues(user):
     if user.data_scope == "department":
         return qs.filter(Q(pk=user.pk) | Q(department__in=user.scope_department_ids()))
     return qs.filter(pk=user.pk)
+
+
+def people_choices(users) -> list[tuple[str, str]]:
+    """``(pk, name)`` choices of a queryset of users, read as plain values: a choice list of a few
+    hundred colleagues on every list page does not need their model instances."""
+    label = users.model.choice_label
+    return [(str(pk), label(*rest)) for pk, *rest in users.values_list("pk", *users.model.choice_fields)]
 
 
 class NameGramsContain(Func):
@@ -94,6 +101,12 @@ def customer_search_q(value: str, prefix: str = "", *, within=None) -> Q:
     return q
 
 
+def customer_search_branches(value: str) -> list[Q] | None:
+    """The conditions of :func:`customer_search_q`, any of which makes a match (None: no search)."""
+    value = (value or "").strip()
+    return _search_branches(value, "") if value else None
+
+
 def _search_branches(value: str, p: str) -> list[Q]:
     branches = [name_contains_q(value, p), Q(**{f"{p}number__in": sorted({value, value.upper()})})]
     if value.isascii() and value.replace(" ", "").isalnum():
@@ -133,7 +146,7 @@ OWNER_ME = "me"
 OWNER_POOL = "pool"
 
 
-class CustomerFilter(df.FilterSet):
+class CustomerFilter(SearchLast, df.FilterSet):
     q = df.CharFilter(label=_("Name, pinyin, number or phone"), method="search")
     status = df.ChoiceFilter(label=_("Status"), choices=Customer.Status.choices)
     level = dict_filter("customer_level", _("Level"))
@@ -161,7 +174,7 @@ class CustomerFilter(df.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [(OWNER_ME, _("Me")), (OWNER_POOL, _("Public pool"))]
-        choices += [(str(u.pk), str(u)) for u in colleagues(self.request.user)]
+        choices += people_choices(colleagues(self.request.user))
         self.filters["owner"].extra["choices"] = choices
 
     def filter_queryset(self, queryset):
@@ -170,8 +183,8 @@ class CustomerFilter(df.FilterSet):
             qs = qs.filter(owner__isnull=False)  # the pool has its own page
         return qs
 
-    def search(self, qs, name, value):
-        return qs.filter(customer_search_q(value, within=qs))
+    def search_branches(self, value):
+        return customer_search_branches(value)
 
     def by_owner(self, qs, name, value):
         if value == OWNER_ME:
@@ -181,7 +194,7 @@ class CustomerFilter(df.FilterSet):
         return qs.filter(owner_id=value)
 
 
-class PoolFilter(df.FilterSet):
+class PoolFilter(SearchLast, df.FilterSet):
     q = df.CharFilter(label=_("Name, pinyin, number or phone"), method="search")
     status = df.ChoiceFilter(label=_("Status"), choices=Customer.Status.choices)
     level = dict_filter("customer_level", _("Level"))
@@ -195,8 +208,8 @@ class PoolFilter(df.FilterSet):
         model = Customer
         fields: list[str] = []
 
-    def search(self, qs, name, value):
-        return qs.filter(customer_search_q(value, within=qs))
+    def search_branches(self, value):
+        return customer_search_branches(value)
 
 
 class ContactFilter(df.FilterSet):

@@ -23,6 +23,12 @@ def colleagues(user):
     return c(user)
 
 
+def people_choices(users):
+    from kehu.customers.filters import people_choices as p
+
+    return p(users)
+
+
 def departments(user):
     from kehu.accounts.models import Department
 
@@ -59,9 +65,7 @@ class OpportunityFilter(df.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         user = self.request.user
-        self.filters["owner"].extra["choices"] = [("me", _("Me"))] + [
-            (str(u.pk), str(u)) for u in colleagues(user)
-        ]
+        self.filters["owner"].extra["choices"] = [("me", _("Me")), *people_choices(colleagues(user))]
 
     def search(self, qs, name, value):
         value = value.strip()
@@ -105,9 +109,7 @@ class PlanFilter(df.FilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         user = self.request.user
-        self.filters["owner"].extra["choices"] = [("me", _("Me"))] + [
-            (str(u.pk), str(u)) for u in colleagues(user)
-        ]
+        self.filters["owner"].extra["choices"] = [("me", _("Me")), *people_choices(colleagues(user))]
 
     def by_state(self, qs, name, value):
         if value == "done":

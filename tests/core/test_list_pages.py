@@ -67,16 +67,20 @@ def test_a_search_counts_up_to_its_own_cap(demo, client_for, monkeypatch):
 
 def test_fast_select_renders_the_same_html_as_django():
     from django import forms
+    from django.utils.translation import gettext_lazy
 
     from kehu.core.widgets import FastSelect
 
-    choices = [("", "—"), ("1", "王强 <a&b>"), ("2", "李娜"), ("分组", [("3", "赵磊"), ("4", "孙丽")])]
-    for value in ("2", "", None, "4"):
-        slow = forms.Select(choices=choices, attrs={"class": "form-select", "data-x": "1"})
-        fast = FastSelect(choices=choices, attrs={"class": "form-select", "data-x": "1"})
-        expected = slow.render("owner", value, attrs={"id": "id_owner"})
-        got = fast.render("owner", value, attrs={"id": "id_owner"})
-        assert got == re.sub(r">\s+<", "><", expected.strip())
+    grouped = [("", "—"), ("1", "王强 <a&b>"), ("2", "李娜"), ("分组", [("3", "赵磊"), ("4", "孙丽")])]
+    # flat choices take a shorter path: ints, None, a lazy label, quotes, a value given twice
+    flat = [(None, gettext_lazy("All")), (1, 'O\'Neil "x"'), ("2", "李娜"), ("2", "again"), ("&", "<b>")]
+    for choices in (grouped, flat):
+        for value in ("2", 2, "", None, "4", "&", 1):
+            slow = forms.Select(choices=choices, attrs={"class": "form-select", "data-x": "1"})
+            fast = FastSelect(choices=choices, attrs={"class": "form-select", "data-x": "1"})
+            expected = slow.render("owner", value, attrs={"id": "id_owner", "required": True})
+            got = fast.render("owner", value, attrs={"id": "id_owner", "required": True})
+            assert got == re.sub(r">\s+<", "><", expected.strip()), (choices, value)
 
 
 def test_the_sidebar_marks_only_the_closest_menu_entry(demo, client_for):
@@ -91,3 +95,64 @@ def test_the_sidebar_marks_only_the_closest_menu_entry(demo, client_for):
         page = c.get(url).content.decode()
         active = re.findall(r'class="nav-link active"[^>]*data-menu="([^"]+)"', page)
         assert active == [expected], (url, active)
+
+
+def test_a_search_by_branches_pages_like_the_whole_query(demo):
+    """A customer search reads its matches, sorted, from the union of its branches (name, number,
+    pinyin, phone, each with the list's own conditions): every sort order, with ties and empty
+    values, gives the same pages as the whole query, within and past the cap, a customer matched
+    by two branches once, and a page costs the same few queries."""
+    from django.db import connection
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+
+    from kehu.core.models import DictEntry
+    from kehu.customers import demo as customers_demo
+    from kehu.customers.filters import CustomerFilter
+    from kehu.customers.models import Customer
+    from kehu.customers.selectors import customers_visible_to
+
+    customers_demo.load(count=40)
+    levels = list(DictEntry.objects.filter(type="customer_level"))
+    target = Customer.objects.order_by("pk")[3]
+    for i, c in enumerate(Customer.objects.order_by("pk")):
+        c.level = levels[i % len(levels)] if i % 4 else None
+        c.last_activity_at = None if i % 3 == 0 else c.last_activity_at
+        c.save(update_fields=["level", "last_activity_at"])
+    # matched by its name and by its number (two branches)
+    Customer.objects.filter(pk=target.pk).update(name=target.number + "有限公司")
+    request = RequestFactory().get("/")
+    for username in ("admin", "supervisor", "manager"):
+        request.user = demo[username]
+        for term, sort in [
+            ("公司", "-created_at"),
+            ("公司", "level__order"),
+            ("公司", "-last_activity_at"),
+            ("公司", "owner__username"),
+            ("公司", "name"),
+            (target.number, "-created_at"),
+            ("gs", "-pk"),
+        ]:
+            base = customers_visible_to(request.user).active().prefetch_related("tags")
+            fs = CustomerFilter({"q": term}, queryset=base, request=request)
+            assert fs.is_valid()
+            qs = fs.qs.order_by(sort, "-pk")
+            expected = list(qs.values_list("pk", flat=True))
+            assert len(expected) == len(set(expected))
+            for cap in (1_000, 5):
+                p = CappedPaginator(qs, 4, cap=cap, ids_first=True, search=fs.search_parts)
+                assert p.search is not None
+                assert p.count == min(len(expected), cap + 1)
+                for number in range(1, p.num_pages + 1):
+                    with CaptureQueriesContext(connection) as ctx:
+                        page = p.page(number)
+                        [c.tags.all() for c in page.object_list]
+                    top = min(number * 4, p.count)
+                    assert [c.pk for c in page.object_list] == expected[(number - 1) * 4 : top], (
+                        username,
+                        term,
+                        sort,
+                        cap,
+                        number,
+                    )
+                    assert len(ctx.captured_queries) <= (3 if number == 1 else 2)
