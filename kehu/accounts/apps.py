@@ -11,9 +11,14 @@ class AccountsConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from kehu.core import registry as r
+        from kehu.core.choices import watch
 
         from . import signals  # noqa: F401
-        from .models import Department, Role, User
+        from .models import Department, Right, Role, User
+
+        # colleagues and sales people in choice lists: who is active, in which department, with
+        # which roles and rights
+        watch(User, Department, Role, Right, User.roles.through, Role.rights.through)
 
         r.register_right("system.users", _("Manage users and departments"), "system")
         r.register_right("system.roles", _("Manage roles and rights"), "system")

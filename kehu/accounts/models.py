@@ -188,6 +188,7 @@ class User(AbstractUser):
     scope_owner_field = "pk"
     scope_department_field = "department"
     choice_fields = ("username", "full_name")  # what str() shows: choice lists read only these
+    cache_choices = True  # and are cached (kehu.core.choices)
 
     @staticmethod
     def choice_label(username: str, full_name: str) -> str:

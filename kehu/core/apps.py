@@ -12,10 +12,14 @@ class CoreConfig(AppConfig):
         from celery.schedules import crontab
 
         from kehu.core import registry as r
+        from kehu.core.choices import watch
         from kehu.core.dictionary import register_default_types
         from kehu.core.sync import sync_after_migrate
 
+        from .models import DictEntry
+
         register_default_types()
+        watch(DictEntry)
         r.register_right("basedata.dictionary", _("Edit the data dictionary"), "basedata")
         r.register_right("basedata.numbering", _("Edit numbering rules"), "basedata")
         r.register_right("system.logs", _("Browse audit and login logs"), "system")

@@ -50,6 +50,8 @@ def dict_type_choices():
 class DictEntry(models.Model):
     """数据字典 (bas_dict): typed, bilingual, ordered choices that other modules point at."""
 
+    cache_choices = True  # choice lists of entries are cached (kehu.core.choices)
+
     type = models.CharField(_("type"), max_length=40, db_index=True)
     code = models.CharField(_("code"), max_length=40)
     label_zh = models.CharField(_("Chinese label"), max_length=100)

@@ -13,6 +13,8 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from kehu.core.choices import cached_choices
+
 
 def _option(o) -> str:
     return format_html('<option value="{}"{}>{}</option>', o["value"], flatatt(o["attrs"]), o["label"])
@@ -59,17 +61,24 @@ def speed_up_selects(form: forms.Form) -> None:
         if type(field.widget) is forms.Select:
             field.widget.__class__ = FastSelect
         if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
-            iterator = field.iterator(field)
             qs = field.queryset
-            label = getattr(qs.model, "choice_label", None)  # str() from a few columns
-            if label and _default_labels(field):
-                fields = qs.model.choice_fields
-                options = [(str(row[0]), label(*row[1:])) for row in qs.values_list("pk", *fields)]
+            if _default_labels(field) and getattr(qs.model, "cache_choices", False):
+                options = list(cached_choices(qs, lambda qs=qs: model_choices(qs)))
             else:
+                iterator = field.iterator(field)
                 options = [iterator.choice(obj) for obj in list(qs)]
             if field.empty_label is not None:
                 options.insert(0, ("", field.empty_label))
             field.widget.choices = options
+
+
+def model_choices(qs) -> list[tuple]:
+    """``(pk, str(obj))`` of a queryset; from a few columns when the model says which
+    (``choice_fields`` and ``choice_label``), without building its objects."""
+    label = getattr(qs.model, "choice_label", None)
+    if label is not None:
+        return [(row[0], label(*row[1:])) for row in qs.values_list("pk", *qs.model.choice_fields)]
+    return [(obj.pk, str(obj)) for obj in qs]
 
 
 def _default_labels(field) -> bool:

@@ -12,6 +12,7 @@ class CustomersConfig(AppConfig):
         from celery.schedules import crontab
 
         from kehu.core import registry as r
+        from kehu.core.choices import watch
         from kehu.core.demo import register_demo
 
         from . import demo, jobs  # noqa: F401 (registers the import job)
@@ -23,8 +24,11 @@ class CustomersConfig(AppConfig):
             CustomerDocument,
             CustomerShare,
             FieldVisit,
+            Tag,
         )
         from .search import search_customers
+
+        watch(Tag)  # tag choices (the import, which creates tags in bulk, renews them itself)
 
         managers = ("supervisor", "account_manager", "executive")
         r.register_right(

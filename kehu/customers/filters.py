@@ -43,10 +43,13 @@ def colleagues(user):
 
 
 def people_choices(users) -> list[tuple[str, str]]:
-    """``(pk, name)`` choices of a queryset of users, read as plain values: a choice list of a few
-    hundred colleagues on every list page does not need their model instances."""
-    label = users.model.choice_label
-    return [(str(pk), label(*rest)) for pk, *rest in users.values_list("pk", *users.model.choice_fields)]
+    """``(pk, name)`` choices of a queryset of users, read as plain values (a choice list of a few
+    hundred colleagues on every list page does not need their model instances) and cached
+    (:mod:`kehu.core.choices`)."""
+    from kehu.core.choices import cached_choices
+    from kehu.core.widgets import model_choices
+
+    return cached_choices(users, lambda: model_choices(users))
 
 
 class NameGramsContain(Func):

@@ -100,7 +100,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import jobs, numbering
+from kehu.core import choices, jobs, numbering
 from kehu.core.errors import PermissionDeniedError, ValidationFailed
 from kehu.core.models import DictEntry
 from kehu.core.registry import registry
@@ -1821,6 +1821,7 @@ class Writer:
         tag_names = {t for nc in batch for t in nc.tags} - self.tags.keys()
         if tag_names:
             Tag.objects.bulk_create([Tag(name=t) for t in sorted(tag_names)], ignore_conflicts=True)
+            transaction.on_commit(choices.renew)  # no signals from bulk_create: the tag filter
             self.tags.update(Tag.objects.filter(name__in=tag_names).values_list("name", "pk"))
         contacts, links = [], []
         for nc, row in zip(batch, rows, strict=True):

@@ -177,6 +177,8 @@ class Customer(Archivable):
 
 
 class Tag(models.Model):
+    cache_choices = True  # choice lists of tags are cached (kehu.core.choices)
+
     name = models.CharField(_("name"), max_length=30, unique=True)
 
     class Meta:

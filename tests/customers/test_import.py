@@ -942,3 +942,27 @@ def test_all_or_nothing_progress_shows_before_the_commit_on_postgresql(demo, mon
     assert result["customers"] == 6
     assert seen[1] == (6 + 2, 0) and seen[2] == (6 + 4, 0)  # progress visible, customers not yet
     assert Customer.objects.count() == 6
+
+
+def test_tags_an_import_creates_appear_in_the_list_filter(
+    demo, client_for, django_capture_on_commit_callbacks
+):
+    """The tag filter's choices are cached (kehu.core.choices); the import creates its tags in bulk,
+    without signals, and renews them itself."""
+    import re
+
+    c = client_for("admin")
+    url = reverse("customers:list")
+
+    def tag_options():
+        page = c.get(url).content.decode()
+        select = re.search(r'<select name="tag"[^>]*>(.*?)</select>', page, re.S).group(1)
+        return re.findall(r"<option [^>]*>([^<]*)</option>", select)
+
+    assert "导入标签" not in tag_options()  # and now cached
+    session = session_of(upload(c, csv_file([HEAD_ZH, zh_row("标签测试有限公司", 标签="导入标签")])))
+    check(c, session)
+    job = run(c, session, importing.ALL_OR_NOTHING, django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.result
+    assert "导入标签" in tag_options()
