@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connection, models
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.choices import cached
 from kehu.core.models import Archivable
 from kehu.core.registry import registry
 from kehu.core.scopes import SCOPE_ALL, SCOPE_DEPARTMENT, SCOPE_ORDER, SCOPE_OWN
@@ -314,7 +315,10 @@ class User(AbstractUser):
         # Remembered by the object (a request's user lives one request), for its department.
         memo = self.__dict__.get("_scope_memo")
         if memo is None or memo[0] != self.department_id:
-            memo = self.__dict__["_scope_memo"] = (self.department_id, self._scope_tree())
+            # and cached with the choice lists, whose version every change to a user or a
+            # department renews (kehu.core.choices)
+            tree = cached("scope-tree", (self.pk, self.department_id), self._scope_tree)
+            memo = self.__dict__["_scope_memo"] = (self.department_id, tree)
         return memo[1]
 
     def scope_department_ids(self) -> set[int]:

@@ -60,6 +60,18 @@ def renew(**kwargs) -> None:
     os.replace(tmp, path)  # a new file: a new inode and time for every process
 
 
+def cached(name: str, key, build):
+    """``build()``'s value, cached under ``name``, ``key`` and the version: for other values derived
+    from the watched models only (a supervisor's department tree, say)."""
+    digest = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+    full = f"kehu:{name}:{_version()}:{digest}"
+    value = cache.get(full)
+    if value is None:
+        value = build()
+        cache.set(full, value, CHOICES_SECONDS)
+    return value
+
+
 def cached_choices(queryset, build) -> list[tuple[str, str]]:
     """``build()``'s ``(value, label)`` pairs for ``queryset``, from the cache when the statement,
     the language and the version are the same."""

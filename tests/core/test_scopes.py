@@ -60,3 +60,34 @@ def test_user_without_roles_sees_own_only(db, demo, gadgets):
     Gadget.objects.create(name="loner's", owner=loner)
     assert visible_names(loner) == {"loner's"}
     assert loner.rights == frozenset()
+
+
+def test_a_supervisor_s_department_tree_follows_every_change_on_the_next_request(demo, gadgets):
+    """The department tree is cached (kehu.core.choices); moving a person, a department or its head
+    changes what a supervisor sees on the next request (a fresh user object, as a request has)."""
+    from kehu.accounts.models import User
+    from tests.factories import DepartmentFactory
+
+    def fresh():
+        return User.objects.get(pk=demo["supervisor"].pk)
+
+    assert "manager's" in visible_names(fresh())
+    assert "manager2's" not in visible_names(fresh())
+    manager = User.objects.get(pk=demo["manager"].pk)
+    manager2_department = User.objects.get(pk=demo["manager2"].pk).department
+    manager.department = manager2_department
+    manager.save()
+    assert "manager's" not in visible_names(fresh())
+    manager.department = demo["supervisor"].department
+    manager.save()
+    assert "manager's" in visible_names(fresh())
+    # the other department becomes a sub-department of the supervisor's
+    manager2_department.parent = demo["supervisor"].department
+    manager2_department.save()
+    assert "manager2's" in visible_names(fresh())
+    # a new department headed by the supervisor, with somebody in it
+    new = DepartmentFactory(name="新区", head=fresh())
+    member = User.objects.get(pk=demo["service"].pk)
+    member.department = new
+    member.save()
+    assert "service's" in visible_names(fresh())
