@@ -18,7 +18,9 @@ class AccountsConfig(AppConfig):
 
         # colleagues and sales people in choice lists: who is active, in which department, with
         # which roles and rights
-        watch(User, Department, Role, Right, User.roles.through, Role.rights.through)
+        watch(Department, Role, Right, User.roles.through, Role.rights.through)
+        # (a log-in saves the user's last_login; a language choice its language: neither shows)
+        watch(User, unless_only=("last_login", "language", "password"))
 
         r.register_right("system.users", _("Manage users and departments"), "system")
         r.register_right("system.roles", _("Manage roles and rights"), "system")

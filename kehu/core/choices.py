@@ -85,11 +85,19 @@ def cached_choices(queryset, build) -> list[tuple[str, str]]:
     return choices
 
 
-def watch(*models) -> None:
+def watch(*models, unless_only: tuple[str, ...] = ()) -> None:
     """Renew the version whenever one of ``models`` is saved or deleted, or a many-to-many
-    ``through`` model among them changes."""
+    ``through`` model among them changes; not for a save of ``unless_only`` fields alone (a
+    user's ``last_login`` at each log-in, say)."""
+    quiet = frozenset(unless_only)
+
+    def on_save(sender, update_fields=None, **kwargs):
+        if update_fields and quiet.issuperset(update_fields):
+            return
+        renew()
+
     for model in models:
         uid = f"kehu.choices.{model._meta.label}"
-        post_save.connect(renew, sender=model, dispatch_uid=uid + ".save", weak=False)
+        post_save.connect(on_save, sender=model, dispatch_uid=uid + ".save", weak=False)
         post_delete.connect(renew, sender=model, dispatch_uid=uid + ".delete", weak=False)
         m2m_changed.connect(renew, sender=model, dispatch_uid=uid + ".m2m", weak=False)

@@ -108,3 +108,22 @@ def test_a_change_made_in_another_process_shows_here(settings, tmp_path, db):
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     choices.cached_choices(qs, build)
     assert len(calls) == 2
+
+
+def test_a_log_in_keeps_the_cached_lists(demo, client_for, settings, tmp_path):
+    """Every log-in saves the user's last_login: that shows in no list and renews nothing; any other
+    change to a user does."""
+    from django.contrib.auth.models import update_last_login
+
+    from kehu.core import choices
+
+    settings.DATA_DIR = tmp_path
+    version = choices._version()
+    user = demo["manager"]
+    update_last_login(None, user)
+    user.language = "en"
+    user.save(update_fields=["language"])
+    assert choices._version() == version
+    user.full_name = "王强强"
+    user.save(update_fields=["full_name"])
+    assert choices._version() != version
