@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 
 from kehu.accounts.models import User
 from kehu.core.models import DictEntry
-from kehu.core.scopes import scope_q, visible_to
+from kehu.core.scopes import scope_basis, scope_q, visible_to
 
 from .models import (
     Activity,
@@ -123,19 +123,37 @@ def _attach(obj, field: str, model, alias: str, columns) -> None:
     fk.set_cached_value(obj, related)
 
 
+_SCOPE_SQL: dict = {}  # (user, scope basis, database) -> the scope as SQL; see _scope_where
+_JOINED = object()
+
+
 def _scope_where(user) -> tuple[str, list] | None:
     """The user's customer scope as SQL on ``cst_customer`` ('' for everything), or None when the
-    scope needs a join (then the caller uses the ORM)."""
-    with shares_in_sql():  # the shares as a subquery of this statement, not a query of their own
-        q = scope_q(user, Customer)
-    if q is None:
-        return "", []
-    query = Customer.objects.filter(q).query
-    compiler = query.get_compiler(connection=connection)
-    sql, params = compiler.compile(query.where)
-    if sum(1 for n in query.alias_refcount.values() if n) > 1:
+    scope needs a join (then the caller uses the ORM).  Building and compiling the filter costs
+    more than the caller-ID queries themselves, so the SQL is kept per process under what it was
+    built from (:func:`~kehu.core.scopes.scope_basis`: the scope and the people it covers, which
+    follow every change to the users and departments); the shares are a subquery of it."""
+    key = (user.pk, scope_basis(user, Customer), connection.vendor)
+    found = _SCOPE_SQL.get(key)
+    if found is None:
+        with shares_in_sql():  # the shares as a subquery of this statement, not a query of their own
+            q = scope_q(user, Customer)
+        if q is None:
+            found = ("", ())
+        else:
+            query = Customer.objects.filter(q).query
+            compiler = query.get_compiler(connection=connection)
+            sql, params = compiler.compile(query.where)
+            if sum(1 for n in query.alias_refcount.values() if n) > 1:
+                found = _JOINED
+            else:
+                found = (f" AND ({sql})", tuple(params))
+        if len(_SCOPE_SQL) >= 2000:
+            _SCOPE_SQL.clear()
+        _SCOPE_SQL[key] = found
+    if found is _JOINED:
         return None
-    return f" AND ({sql})", list(params)
+    return found[0], list(found[1])
 
 
 def _in(values) -> str:

@@ -142,3 +142,44 @@ def test_caller_id_shows_on_a_pool_customer_only_the_callers_own_activities(demo
     # The colleague who owned it sees their own.
     (match,) = caller_id_lookup(demo["manager2"], "0574-87654321")["matches"]
     assert [a.pk for a in match["activities"]] == [theirs.pk]
+
+
+def test_caller_id_follows_moves_shares_and_role_changes_after_a_first_lookup(demo, api_for):
+    """Caller ID keeps the scope's SQL per process (customers.selectors._scope_where): each call
+    still answers with the scope as it is now."""
+    from kehu.accounts.models import Department, Role
+
+    def found(username, number):
+        resp = api_for(username).get(f"{API}/caller-id/", {"number": number})
+        assert resp.status_code == 200
+        return [m["customer"]["name"] for m in resp.json()["matches"]]
+
+    c = make_customer(demo["manager2"], "温州瓯江电器有限公司", phone="0577-8888 6666")
+    number = "+86 577 8888 6666"
+    assert found("manager2", number) == ["温州瓯江电器有限公司"]
+    assert found("supervisor", number) == [], "another department's customer"
+    assert found("manager", number) == []
+    # The owner moves into the supervisor's department, and out again.
+    liu = demo["manager2"]
+    liu.department = Department.objects.get(code="SALES")
+    liu.save()
+    assert found("supervisor", number) == ["温州瓯江电器有限公司"]
+    liu.department = Department.objects.get(code="CHANNEL")
+    liu.save()
+    assert found("supervisor", number) == []
+    # A share with the account manager, then taken back.
+    share = services.share_customer(c, user=demo["manager"], can_edit=False, by=liu)
+    assert found("manager", number) == ["温州瓯江电器有限公司"]
+    share.delete()
+    assert found("manager", number) == []
+    # The account manager is made a supervisor (their department), then not.
+    wang = demo["manager"]
+    wang.roles.add(Role.objects.get(code="supervisor"))
+    liu.department = wang.department
+    liu.save()
+    assert found("manager", number) == ["温州瓯江电器有限公司"]
+    wang.roles.remove(Role.objects.get(code="supervisor"))
+    assert found("manager", number) == []
+    # Released to the public pool: everyone's caller ID finds it.
+    services.release_to_pool(c, by=liu)
+    assert found("manager", number) == ["温州瓯江电器有限公司"]
