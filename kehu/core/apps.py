@@ -53,6 +53,9 @@ class CoreConfig(AppConfig):
         r.register_periodic(
             "purge-finished-jobs", "kehu.core.purge_finished_jobs", crontab(hour=3, minute=30)
         )
+        r.register_periodic(
+            "flush-search-indexes", "kehu.core.flush_search_indexes", crontab(hour=3, minute=50)
+        )
         from auditlog.registry import auditlog
 
         from kehu.core.models import DictEntry, NumberingRule, Setting

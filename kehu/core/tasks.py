@@ -28,3 +28,11 @@ def purge_finished_jobs(days: int = 90, stale_hours: int = 12) -> int:
     )
     deleted, _ = Job.objects.filter(finished_at__lt=now - timedelta(days=days)).delete()
     return deleted
+
+
+@shared_task(name="kehu.core.flush_search_indexes")
+def flush_search_indexes() -> int:
+    """Nightly: merge what the day added to the text-search indexes (kehu.core.maintenance)."""
+    from kehu.core.maintenance import flush_search_indexes as flush
+
+    return flush()

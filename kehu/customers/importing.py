@@ -102,6 +102,7 @@ from django.utils.translation import gettext_lazy
 
 from kehu.core import choices, jobs, numbering
 from kehu.core.errors import PermissionDeniedError, ValidationFailed
+from kehu.core.maintenance import flush_search_indexes
 from kehu.core.models import DictEntry
 from kehu.core.registry import registry
 
@@ -2276,6 +2277,9 @@ class ImportSession:
             imported = created + contacts > 0
             if imported:
                 self.forget_outcome()  # written: the session only shows its report from now on
+                # the new names wait in the search indexes' pending lists, which every search
+                # reads in full: merged now rather than when autovacuum comes by
+                flush_search_indexes(Customer._meta.db_table, Contact._meta.db_table)
             progress(
                 total * 2,
                 _("%(customers)s customers and %(contacts)s contacts created")
