@@ -19,19 +19,28 @@ class ArchiveQuerySet(models.QuerySet):
         return self.filter(archived_at__isnull=False)
 
 
-class Archivable(models.Model):
-    """Business records are archived, not deleted.  Lists show ``.active()``; archived records can
-    be found with the "archived" filter and restored.  See ``kehu.core.services.archive``."""
+def _archived_at(**kwargs):
+    return models.DateTimeField(_("archived at"), null=True, blank=True, **kwargs)
 
-    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True, db_index=True)
-    archived_by = models.ForeignKey(
+
+def _archived_by(**kwargs):
+    return models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("archived by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        **kwargs,
     )
+
+
+class Archivable(models.Model):
+    """Business records are archived, not deleted.  Lists show ``.active()``; archived records can
+    be found with the "archived" filter and restored.  See ``kehu.core.services.archive``."""
+
+    archived_at = _archived_at(db_index=True)
+    archived_by = _archived_by()
 
     objects = ArchiveQuerySet.as_manager()
 
@@ -41,6 +50,28 @@ class Archivable(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+
+class SparselyArchivable(Archivable):
+    """An archivable table written in bulk (customers, contacts: an import writes 100,000 rows):
+    ``archived_at`` and ``archived_by`` are indexed only where they are set (give the model
+    :func:`set_only_indexes` for them).  Few rows are archived, and every query on the columns
+    either wants the archived ones or a given person, so a new row costs no index entry for them."""
+
+    archived_at = _archived_at()
+    archived_by = _archived_by(db_index=False)
+
+    class Meta:
+        abstract = True
+
+
+def set_only_indexes(table: str, *fields: str) -> list[models.Index]:
+    """Partial indexes on ``fields`` over the rows where they are not NULL; a query for a value
+    (``= x``, ``IN (…)``, ``IS NOT NULL``) uses them."""
+    return [
+        models.Index(fields=[f], condition=models.Q(**{f"{f}__isnull": False}), name=f"{table}_{f}_set")
+        for f in fields
+    ]
 
 
 def dict_type_choices():

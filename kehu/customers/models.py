@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from kehu.core.models import Archivable, dict_fk
+from kehu.core.models import SparselyArchivable, dict_fk, set_only_indexes
 
 USER = settings.AUTH_USER_MODEL
 
@@ -42,7 +42,7 @@ def shares_in_sql():
         _SHARES_IN_SQL.reset(token)
 
 
-class Customer(Archivable):
+class Customer(SparselyArchivable):
     class Kind(models.TextChoices):
         COMPANY = "company", _("Company")
         INDIVIDUAL = "individual", _("Individual")
@@ -105,7 +105,7 @@ class Customer(Archivable):
         _("opening receivable"), max_digits=14, decimal_places=2, default=0
     )
     birthday = models.DateField(_("birthday"), null=True, blank=True)
-    birthday_md = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True, editable=False)
+    birthday_md = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)  # set_only_indexes
     tags = models.ManyToManyField("Tag", verbose_name=_("tags"), blank=True, related_name="customers")
     notes = models.TextField(_("notes"), blank=True)
     last_activity_at = models.DateTimeField(_("last contact"), null=True, blank=True, db_index=True)
@@ -156,6 +156,8 @@ class Customer(Archivable):
             models.Index(fields=["name_key"], name="cst_customer_name_key"),
             models.Index(fields=["phone_key"], name="cst_customer_phone_key"),
             models.Index(fields=["tax_number"], name="cst_customer_tax_number"),
+            # archived customers, their archivers and birthdays: few rows (decision z)
+            *set_only_indexes("cst_customer", "archived_at", "archived_by", "birthday_md"),
         ]
         db_table = "cst_customer"
 
@@ -225,7 +227,7 @@ class PoolClaim(models.Model):
         return f"{self.user_id} {self.customer_id} {self.claimed_at:%Y-%m-%d}"
 
 
-class Contact(Archivable):
+class Contact(SparselyArchivable):
     class Gender(models.TextChoices):
         MALE = "m", _("Male")
         FEMALE = "f", _("Female")
@@ -243,7 +245,7 @@ class Contact(Archivable):
     email = models.EmailField(_("e-mail"), blank=True)
     wechat = models.CharField(_("WeChat"), max_length=40, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
-    birthday_md = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True, editable=False)
+    birthday_md = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)  # set_only_indexes
     is_primary = models.BooleanField(_("primary contact"), default=False)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -265,6 +267,7 @@ class Contact(Archivable):
         indexes = [
             models.Index(fields=["mobile_key"], name="cst_linkman_mobile_key"),
             models.Index(fields=["phone_key"], name="cst_linkman_phone_key"),
+            *set_only_indexes("cst_linkman", "archived_at", "archived_by", "birthday_md"),
         ]
 
     def __str__(self) -> str:
