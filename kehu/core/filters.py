@@ -89,18 +89,23 @@ class SearchLast:
     (``CappedPaginator(search=…)``) without joining them back to the table.
 
     Subclasses give ``search_branches(value) -> list[Q]`` and name ``search`` as their text filter's
-    method.  ``qs`` stays the whole answer (the Excel export and the API use it);
-    ``search_parts`` is ``(queryset without the search, branches)`` once a search was given, else
-    ``None``."""
+    method; ``search_walk(value)`` may give, for a term most rows match, the search as one condition
+    to check row by row in the list's order instead.  ``qs`` stays the whole answer (the Excel
+    export and the API use it); ``search_parts`` is ``(queryset without the search, branches, walk
+    condition or None)`` once a search was given, else ``None``."""
 
     search_parts = None
 
     def search(self, qs, name, value):
         self._branches = self.search_branches(value)
+        self._walk = self.search_walk(value)
         return qs
 
     def search_branches(self, value: str) -> list:
         raise NotImplementedError
+
+    def search_walk(self, value: str):
+        return None
 
     @property
     def qs(self):
@@ -112,7 +117,7 @@ class SearchLast:
                 from django.db import connection
                 from django.db.models import Q
 
-                self.search_parts = (qs, branches)
+                self.search_parts = (qs, branches, self._walk)
                 if connection.vendor == "postgresql" and len(branches) > 1:
                     qs = qs.filter(any_branch_q(qs, branches))
                 else:

@@ -3,6 +3,7 @@ choices (owners, authors) stay inside what the user may see."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import django_filters as df
@@ -71,11 +72,12 @@ class NameGramsContain(Func):
         return sql, (*name[1], *short[1], *text[1])
 
 
-def name_contains_q(value: str, prefix: str = "") -> Q:
-    """Name or short name contains ``value`` (any case)."""
+def name_contains_q(value: str, prefix: str = "", *, pieces: bool = True) -> Q:
+    """Name or short name contains ``value`` (any case); on PostgreSQL behind the name pieces'
+    condition, which its index answers (``pieces=False``: without it, to check rows one by one)."""
     p = prefix
     q = Q(**{f"{p}name__icontains": value}) | Q(**{f"{p}short_name__icontains": value})
-    if connection.vendor == "postgresql" and len(value) >= 2:
+    if pieces and connection.vendor == "postgresql" and len(value) >= 2:
         q = Q(NameGramsContain(F(f"{p}name"), F(f"{p}short_name"), value)) & q
     return q
 
@@ -110,8 +112,60 @@ def customer_search_branches(value: str) -> list[Q] | None:
     return _search_branches(value, "") if value else None
 
 
-def _search_branches(value: str, p: str) -> list[Q]:
-    branches = [name_contains_q(value, p), Q(**{f"{p}number__in": sorted({value, value.upper()})})]
+def customer_search_walk(value: str) -> Q | None:
+    """For a term that most customers match, the search as one condition to check row by row while
+    reading the list in its order (``CappedPaginator``); None for the others.  Such terms are one
+    character (华, b) or made of name pieces that PostgreSQL's statistics find in at least one name
+    in twenty (公司, 科技): through the indexes, all their matches would be read and sorted for one
+    page, the pieces computed again for each (seconds on a million customers); in list order, the
+    first thousand come within the first few thousand rows."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    pinyin_initial = len(value) == 1 and value.isascii() and value.isalpha()
+    if not pinyin_initial and name_piece_share(value) < BROAD_SHARE:
+        return None
+    q = Q()
+    for b in _search_branches(value, "", pieces=False):
+        q |= b
+    return q
+
+
+BROAD_SHARE = 0.04  # 1,600 matches expected within the 40,000 rows a walk reads at most
+_PIECE_STATS: dict = {}  # {"at": monotonic time, "freqs": {piece: share of the names}}
+PIECE_STATS_SECONDS = 600
+
+
+def name_piece_share(value: str) -> float:
+    """The share of customers whose name holds every two-character piece of ``value``, as far as
+    PostgreSQL's statistics of the name pieces' index tell (the share of its rarest piece among
+    the most common ones; 0 when a piece is not among them, or off PostgreSQL); for a single
+    character, the shares of the common pieces that hold it, added up.  The statistics are read
+    once every ten minutes per process."""
+    if connection.vendor != "postgresql" or not value:
+        return 0.0
+    now = time.monotonic()
+    if not _PIECE_STATS or now - _PIECE_STATS["at"] > PIECE_STATS_SECONDS:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE schemaname = current_schema() AND tablename = 'cst_customer_name_grams'"
+            )
+            row = cur.fetchone()
+        elems, freqs = row if row and row[0] else ([], [])
+        _PIECE_STATS.update(at=now, freqs=dict(zip(elems, freqs, strict=False)))
+    upper = value.upper()
+    freqs = _PIECE_STATS["freqs"]
+    if len(upper) == 1:
+        return min(1.0, sum(f for piece, f in freqs.items() if upper in piece))
+    return min(freqs.get(upper[i : i + 2], 0.0) for i in range(len(upper) - 1))
+
+
+def _search_branches(value: str, p: str, *, pieces: bool = True) -> list[Q]:
+    branches = [
+        name_contains_q(value, p, pieces=pieces),
+        Q(**{f"{p}number__in": sorted({value, value.upper()})}),
+    ]
     if value.isascii() and value.replace(" ", "").isalnum():
         initials = value.replace(" ", "").lower()
         branches += [
@@ -189,6 +243,9 @@ class CustomerFilter(SearchLast, df.FilterSet):
     def search_branches(self, value):
         return customer_search_branches(value)
 
+    def search_walk(self, value):
+        return customer_search_walk(value)
+
     def by_owner(self, qs, name, value):
         if value == OWNER_ME:
             return qs.filter(owner=self.request.user)
@@ -213,6 +270,9 @@ class PoolFilter(SearchLast, df.FilterSet):
 
     def search_branches(self, value):
         return customer_search_branches(value)
+
+    def search_walk(self, value):
+        return customer_search_walk(value)
 
 
 class ContactFilter(df.FilterSet):

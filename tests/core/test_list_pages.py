@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from django.urls import reverse
 
 from kehu.accounts.models import User
@@ -97,21 +98,28 @@ def test_the_sidebar_marks_only_the_closest_menu_entry(demo, client_for):
         assert active == [expected], (url, active)
 
 
-def test_a_search_by_branches_pages_like_the_whole_query(demo):
+@pytest.mark.parametrize("walk_rows", [None, 7, 1_000])
+def test_a_search_by_branches_pages_like_the_whole_query(demo, monkeypatch, walk_rows):
     """A customer search reads its matches, sorted, from the union of its branches (name, number,
     pinyin, phone, each with the list's own conditions): every sort order, with ties and empty
     values, gives the same pages as the whole query, within and past the cap, a customer matched
-    by two branches once, and a page costs the same few queries."""
+    by two branches once, and a page costs the same few queries.  With ``walk_rows``, every term
+    counts as broad (``customer_search_walk``): the matches are read in the list's order, at most
+    that many rows, and found through the branches when those rows hold too few."""
     from django.db import connection
     from django.test import RequestFactory
     from django.test.utils import CaptureQueriesContext
 
     from kehu.core.models import DictEntry
     from kehu.customers import demo as customers_demo
+    from kehu.customers import filters as customer_filters
     from kehu.customers.filters import CustomerFilter
     from kehu.customers.models import Customer
     from kehu.customers.selectors import customers_visible_to
 
+    if walk_rows is not None:
+        monkeypatch.setattr(customer_filters, "name_piece_share", lambda value: 1.0)
+        monkeypatch.setattr(CappedPaginator, "walk_rows", walk_rows)
     customers_demo.load(count=40)
     levels = list(DictEntry.objects.filter(type="customer_level"))
     target = Customer.objects.order_by("pk")[3]
@@ -139,10 +147,18 @@ def test_a_search_by_branches_pages_like_the_whole_query(demo):
             qs = fs.qs.order_by(sort, "-pk")
             expected = list(qs.values_list("pk", flat=True))
             assert len(expected) == len(set(expected))
+            assert (fs.search_parts[2] is not None) == (walk_rows is not None)
             for cap in (1_000, 5):
                 p = CappedPaginator(qs, 4, cap=cap, ids_first=True, search=fs.search_parts)
                 assert p.search is not None
-                assert p.count == min(len(expected), cap + 1)
+                with CaptureQueriesContext(connection) as ctx:
+                    assert p.count == min(len(expected), cap + 1)
+                walked = any("kehu_match" in q["sql"] for q in ctx.captured_queries)
+                union = any("UNION" in q["sql"] for q in ctx.captured_queries)
+                indexed = sort.lstrip("-") in ("created_at", "last_activity_at", "pk")
+                assert walked == (walk_rows is not None and indexed), (username, term, sort)
+                if walked and walk_rows == 1_000 and cap == 5 and len(expected) > cap:
+                    assert not union, "the walk found them all"
                 for number in range(1, p.num_pages + 1):
                     with CaptureQueriesContext(connection) as ctx:
                         page = p.page(number)
@@ -155,4 +171,38 @@ def test_a_search_by_branches_pages_like_the_whole_query(demo):
                         cap,
                         number,
                     )
-                    assert len(ctx.captured_queries) <= (3 if number == 1 else 2)
+                    assert len(ctx.captured_queries) <= 2
+
+
+@pytest.mark.postgres
+def test_broad_terms_are_read_in_list_order_by_the_statistics(demo, client_for):
+    """On PostgreSQL a term counts as broad by the statistics of the name pieces' index (公司 in
+    every name, a pinyin initial), and its matches are read in the list's order where the list's
+    rows are dense in the table (an administrator's), not for an account manager's few."""
+    from django.db import connection
+
+    from kehu.core.ui import _dense
+    from kehu.customers import filters
+    from kehu.customers.models import Customer
+    from kehu.customers.selectors import customers_visible_to
+    from tests.customers.test_views_helpers import make_customer
+
+    for i in range(120):
+        make_customer(demo["manager2"], f"温州{i}号华星电器有限公司")
+    for i in range(4):
+        make_customer(demo["manager"], f"宁波{i}号海达模具有限公司")
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE cst_customer")
+    filters._PIECE_STATS.clear()
+    assert filters.name_piece_share("公司") > 0.9
+    assert filters.customer_search_walk("公司") is not None
+    assert filters.customer_search_walk("b") is not None, "a pinyin initial"
+    assert filters.customer_search_walk("海达模具") is None, "four customers of 124"
+    assert _dense(customers_visible_to(demo["admin"]).filter(owner__isnull=False))
+    assert not _dense(Customer.objects.filter(owner=demo["manager"]))
+    # the page: every match in order, the first page the newest
+    page = client_for("admin").get(reverse("customers:list"), {"q": "公司"}).content.decode()
+    newest = Customer.objects.order_by("-created_at", "-pk").first()
+    assert newest.name in page and "124" in page
+    page = client_for("manager").get(reverse("customers:list"), {"q": "公司"}).content.decode()
+    assert "宁波3号海达模具有限公司" in page and "华星" not in page
