@@ -96,6 +96,11 @@ def customer_search_q(value: str, prefix: str = "", *, within=None) -> Q:
     if not value:
         return Q()
     if connection.vendor == "postgresql":
+        broad = customer_search_walk(value, prefix)
+        if broad is not None:
+            # most customers match: one condition that the rows read in the caller's order are
+            # checked against, found after a few (the branches would read and check them all)
+            return broad
         # ``within``: the customers being searched (a list's scoped queryset); each branch then
         # carries their conditions too, so that it can combine its index with the scope's
         base = Customer.objects.all() if within is None else within
@@ -112,7 +117,7 @@ def customer_search_branches(value: str) -> list[Q] | None:
     return _search_branches(value, "") if value else None
 
 
-def customer_search_walk(value: str) -> Q | None:
+def customer_search_walk(value: str, prefix: str = "") -> Q | None:
     """For a term that most customers match, the search as one condition to check row by row while
     reading the list in its order (``CappedPaginator``); None for the others.  Such terms are one
     character (华, b) or made of name pieces that PostgreSQL's statistics find in at least one name
@@ -126,7 +131,7 @@ def customer_search_walk(value: str) -> Q | None:
     if not pinyin_initial and name_piece_share(value) < BROAD_SHARE:
         return None
     q = Q()
-    for b in _search_branches(value, "", pieces=False):
+    for b in _search_branches(value, prefix, pieces=False):
         q |= b
     return q
 

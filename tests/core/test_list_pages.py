@@ -206,3 +206,13 @@ def test_broad_terms_are_read_in_list_order_by_the_statistics(demo, client_for):
     assert newest.name in page and "124" in page
     page = client_for("manager").get(reverse("customers:list"), {"q": "公司"}).content.decode()
     assert "宁波3号海达模具有限公司" in page and "华星" not in page
+    # everywhere else a customer is searched (the top bar, pickers, other lists' customer filter),
+    # a broad term is one plain condition: the same customers, the newest first
+    from kehu.customers.search import search_customers
+
+    newest = list(Customer.objects.order_by("-created_at", "-pk").values_list("name", flat=True)[:20])
+    assert [h["title"] for h in search_customers(demo["admin"], "公司", 20)] == newest
+    mine = [h["title"] for h in search_customers(demo["manager"], "公司", 20)]
+    assert mine == [f"宁波{i}号海达模具有限公司" for i in (3, 2, 1, 0)]
+    assert Customer.objects.filter(filters.customer_search_q("公司")).count() == 124
+    assert Customer.objects.filter(filters.customer_search_q("海达")).count() == 4
