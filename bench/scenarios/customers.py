@@ -233,6 +233,25 @@ def _report(r: dict, config: dict, db, wall: float) -> dict:
         )
     notes.extend(r.get("list_notes", []))
 
+    if r.get("broad"):
+        tables.append(
+            {
+                "title": "broad terms (公司 is in nearly every name, 科技 in one in eight, 华 and b in one "
+                "in twenty): the list's first page and the top bar's search, 3 requests each after a "
+                "warm-up; not budgeted; 'SQL ms' is the page's own statements",
+                "columns": [
+                    {"key": "role", "title": "role"},
+                    {"key": "page", "title": "page"},
+                    {"key": "term", "title": "q"},
+                    {"key": "queries", "title": "SQL/page"},
+                    {"key": "p50_ms", "title": "p50 ms", "format": "{:.1f}"},
+                    {"key": "max_ms", "title": "max ms", "format": "{:.1f}"},
+                    {"key": "sql_ms", "title": "SQL ms", "format": "{:.1f}"},
+                ],
+                "rows": r["broad"],
+            }
+        )
+
     caller_rows = []
     for row in r["caller"]:
         row = dict(row)
@@ -1303,6 +1322,48 @@ class Worker:
         self.result["explain"] = explains
         self.result["list_notes"] = notes
 
+    BROAD_TERMS = ("公司", "科技", "华", "b")
+
+    def measure_broad(self) -> None:
+        """Terms most customers match (公司 is in nearly every name): the list's first page and
+        the top bar's search, a few requests each (not budgeted; they once took seconds)."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+        from django.urls import reverse
+
+        rows = []
+        pages = (("list", reverse("customers:list")), ("top bar", reverse("core:search")))
+        for role in ROLES:
+            client = self.clients[role]
+            for where, url in pages:
+                for term in self.BROAD_TERMS:
+                    client.get(url, {"q": term})  # warm-up
+                    times, sql = [], []
+                    for _ in range(3):
+                        with CaptureQueriesContext(connection) as ctx:
+                            t0 = time.perf_counter()
+                            r = client.get(url, {"q": term})
+                            times.append(time.perf_counter() - t0)
+                        if r.status_code != 200:
+                            raise BenchError(f"{where} {role} q={term!r}: status {r.status_code}")
+                        sql.append(sum(float(q["time"]) for q in ctx.captured_queries))
+                    times.sort()
+                    sql.sort()
+                    rows.append(
+                        {
+                            "role": role,
+                            "page": where,
+                            "term": term,
+                            "p50_ms": times[1] * 1000,
+                            "max_ms": times[-1] * 1000,
+                            "sql_ms": sql[1] * 1000,
+                            "queries": len(ctx.captured_queries),
+                        }
+                    )
+            worst = max(r["max_ms"] for r in rows if r["role"] == role)
+            log(f"broad terms as {role}: slowest request {worst:.0f} ms")
+        self.result["broad"] = rows
+
     def _raw(self, role: str, term: str) -> tuple[float, int]:
         t0 = time.perf_counter()
         with self.cursor() as cur:
@@ -1896,6 +1957,7 @@ class Worker:
             self.result["background_cores"] = bg
             log(f"other load on the machine before the measurements: {bg or 0:.2f} cores busy")
             self.measure_list()
+            self.measure_broad()
             self.measure_caller()
             self.measure_detail()
             self.measure_import()
