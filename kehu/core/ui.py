@@ -246,8 +246,13 @@ def _indexed(model, term: str) -> bool:
         return False
     if any(getattr(field, a, False) for a in ("primary_key", "unique", "db_index")):
         return True
-    firsts = [ix.fields[0].lstrip("-") for ix in model._meta.indexes if ix.fields]
-    firsts += [c.fields[0] for c in model._meta.constraints if getattr(c, "fields", None)]
+    # whole-table indexes only: a partial one (set_only_indexes) holds some rows, not the list's
+    firsts = [ix.fields[0].lstrip("-") for ix in model._meta.indexes if ix.fields and not ix.condition]
+    firsts += [
+        c.fields[0]
+        for c in model._meta.constraints
+        if getattr(c, "fields", None) and not getattr(c, "condition", None)
+    ]
     return name in firsts or getattr(field, "attname", None) in firsts
 
 

@@ -216,3 +216,13 @@ def test_broad_terms_are_read_in_list_order_by_the_statistics(demo, client_for):
     assert mine == [f"宁波{i}号海达模具有限公司" for i in (3, 2, 1, 0)]
     assert Customer.objects.filter(filters.customer_search_q("公司")).count() == 124
     assert Customer.objects.filter(filters.customer_search_q("海达")).count() == 4
+
+
+def test_a_walk_needs_a_whole_table_index_on_the_first_sort_key():
+    from kehu.core.ui import _indexed
+    from kehu.customers.models import Customer
+
+    assert _indexed(Customer, "-created_at") and _indexed(Customer, "number") and _indexed(Customer, "-pk")
+    assert not _indexed(Customer, "name"), "no index"
+    assert not _indexed(Customer, "level__order"), "another table's column"
+    assert not _indexed(Customer, "-archived_at"), "a partial index holds the archived rows only"
